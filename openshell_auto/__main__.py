@@ -1,0 +1,3 @@
+from openshell_auto.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""Where the Ansible content lives: a checkout, or the copy shipped inside the wheel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ContentPaths:
+    """Absolute paths of the Ansible content the CLI drives."""
+
+    root: Path
+
+    @property
+    def roles(self) -> Path:
+        return self.root / "roles"
+
+    @property
+    def playbooks(self) -> Path:
+        return self.root / "playbooks"
+
+    @property
+    def ansible_cfg(self) -> Path:
+        return self.root / "ansible.cfg"
+
+    @property
+    def example_inventory(self) -> Path:
+        return self.root / "inventories" / "example" / "hosts.yml"
+
+    def playbook(self, name: str) -> Path:
+        return self.playbooks / name
+
+
+def _looks_like_content(root: Path) -> bool:
+    return (root / "roles").is_dir() and (root / "playbooks" / "site.yml").is_file()
+
+
+@lru_cache(maxsize=1)
+def content() -> ContentPaths:
+    """Return the content root: the checkout beside the package, else the wheel's `_data`."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir.parent, package_dir / "_data"):
+        if _looks_like_content(candidate):
+            return ContentPaths(candidate)
+    raise FileNotFoundError(
+        f"openshell-auto: roles/ and playbooks/site.yml not found beside {package_dir} "
+        "nor in its _data/ folder; reinstall the package (pip install openshell-auto)"
+    )
