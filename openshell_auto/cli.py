@@ -9,6 +9,7 @@ import click
 
 # name -> "module:attribute" of a click command. Add one line per command.
 COMMANDS: dict[str, str] = {
+    "sandbox": "openshell_auto.commands.sandbox:sandbox_group",
 }
 
 
