@@ -1,0 +1,36 @@
+"""Errors the CLI turns into exit codes (2: bad input, nothing was run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class InputError(Exception):
+    """Bad user input found before anything ran. The CLI prints each message and exits 2.
+
+    Every message is one line naming the file, the host or group, the field and the fix.
+    """
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, messages: str | Iterable[str]) -> None:
+        self.messages: list[str] = [messages] if isinstance(messages, str) else list(messages)
+        if not self.messages:
+            raise ValueError("InputError needs at least one message")
+        super().__init__("\n".join(self.messages))
+
+
+class RenderError(Exception):
+    """A registered template failed to render (a role or registry bug, or a value the role
+    rejects). The CLI prints each message and exits 1."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, messages: Iterable[str]) -> None:
+        self.messages: list[str] = list(messages)
+        super().__init__("\n".join(self.messages))
