@@ -1,0 +1,167 @@
+"""Live progress while a playbook runs, and the summary afterwards.
+
+`LiveProgress` (rich, for a terminal): spinner, current play and task, per-host state.
+`PlainProgress` (pipes, CI logs): one line per play, task and host result.
+`print_summary` prints the per-host table and, per failed/unreachable host, the failing task.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from openshell_auto.runner import STAT_KEYS, RunResult, failure_message
+
+_STATE_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "unreachable": "bold red",
+                "skipped": "cyan", "running": "white"}
+_RESULT_EVENTS = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_unreachable": "unreachable",
+                  "runner_on_skipped": "skipped"}
+
+
+def _result_state(event: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(host, state, message) of a host result event, else None."""
+    kind = event.get("event", "")
+    if kind not in _RESULT_EVENTS:
+        return None
+    data = event.get("event_data") or {}
+    host = str(data.get("host", ""))
+    state = _RESULT_EVENTS[kind]
+    res = data.get("res") or {}
+    message = ""
+    if state == "ok" and res.get("changed"):
+        state = "changed"
+    if state == "failed" and data.get("ignore_errors"):
+        state = "ok"
+    if state in ("failed", "unreachable"):
+        message = failure_message(res)
+    return host, state, message
+
+
+class PlainProgress:
+    """Line-oriented progress for non-terminals."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        line = ""
+        if kind == "playbook_on_play_start":
+            line = f"PLAY {data.get('play', '')}"
+        elif kind == "playbook_on_task_start":
+            line = f"  TASK {data.get('task', '')}"
+        else:
+            result = _result_state(event)
+            if result is not None:
+                host, state, message = result
+                line = f"    {state}: {host}" + (f": {message}" if message else "")
+        if line:
+            print(line, file=self.stream, flush=True)
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class LiveProgress:
+    """A rich live panel: spinner + play/task + the latest state of each host."""
+
+    MAX_HOSTS = 20
+
+    def __init__(self, console: Console, playbook: str) -> None:
+        self.console = console
+        self.playbook = playbook
+        self.play = ""
+        self.task = ""
+        self.states: dict[str, str] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+        self.started = time.monotonic()
+        self.spinner = Spinner("dots")
+        self.live = Live(self, console=console, refresh_per_second=8, transient=True)
+
+    def __rich__(self) -> RenderableType:
+        elapsed = int(time.monotonic() - self.started)
+        head = Table.grid(padding=(0, 1))
+        head.add_row(self.spinner, Text(f"{self.playbook}  {elapsed}s", style="bold"))
+        head.add_row("", Text(f"play: {self.play or '-'}"))
+        head.add_row("", Text(f"task: {self.task or '-'}"))
+        hosts = Table(box=None, padding=(0, 1), show_header=True, header_style="dim")
+        hosts.add_column("host")
+        hosts.add_column("state")
+        hosts.add_column("ok/changed/failed", justify="right")
+        shown = list(self.states)[: self.MAX_HOSTS]
+        for host in shown:
+            state = self.states[host]
+            c = self.counts.get(host, {})
+            hosts.add_row(host, Text(state, style=_STATE_STYLE.get(state, "")),
+                          f"{c.get('ok', 0)}/{c.get('changed', 0)}/{c.get('failed', 0)}")
+        parts: list[RenderableType] = [head, hosts]
+        if len(self.states) > len(shown):
+            parts.append(Text(f"... and {len(self.states) - len(shown)} more hosts", style="dim"))
+        return Group(*parts)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            self.play = str(data.get("play", ""))
+        elif kind == "playbook_on_task_start":
+            self.task = str(data.get("task", ""))
+            for host in self.states:
+                if self.states[host] not in ("failed", "unreachable"):
+                    self.states[host] = "running"
+        else:
+            result = _result_state(event)
+            if result is not None:
+                host, state, _ = result
+                self.states[host] = state
+                counts = self.counts.setdefault(host, {})
+                counts[state if state != "changed" else "changed"] = counts.get(state, 0) + 1
+                if state == "changed":
+                    counts["ok"] = counts.get("ok", 0) + 1
+
+    def __enter__(self) -> LiveProgress:
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.stop()
+
+
+def make_progress(console: Console, playbook: str, quiet: bool) -> PlainProgress | LiveProgress | None:
+    """Live panel on a terminal, plain lines otherwise, nothing for --json."""
+    if quiet:
+        return None
+    if console.is_terminal:
+        return LiveProgress(console, playbook)
+    return PlainProgress(console.file)
+
+
+def print_summary(result: RunResult, console: Console) -> None:
+    """Per-host table, failing task per failed/unreachable host, where the artifacts are."""
+    if result.hosts:
+        table = Table(title=f"{result.playbook}: {result.status} in {result.duration_s:.1f}s")
+        table.add_column("host")
+        for key in STAT_KEYS[:5]:
+            table.add_column(key, justify="right")
+        for host, stats in result.hosts.items():
+            bad = stats["failed"] or stats["unreachable"]
+            table.add_row(Text(host, style="bold red" if bad else ""),
+                          *(str(stats[key]) for key in STAT_KEYS[:5]))
+        console.print(table)
+    for failure in result.failures:
+        kind = "UNREACHABLE" if failure.unreachable else "FAILED"
+        console.print(Text(f"{kind} {failure.host}: task '{failure.task}' (play '{failure.play}'): "
+                           f"{failure.message}", style="red"))
+    if result.message:
+        console.print(Text(result.message, style="red" if result.exit_code else ""))
+    console.print(f"artifacts: {result.artifacts_dir}")

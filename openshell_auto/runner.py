@@ -1,0 +1,348 @@
+"""Run a playbook of this project through ansible-runner and summarise the result.
+
+`run_playbook()` is the one entry every command uses (provision: site.yml; verify, doctor and
+reset: their playbooks). It never puts secrets on a command line or into the artifacts: extra
+vars go into a 0600 temp file outside the artifact directory, passed as `-e @file` and deleted
+afterwards; ansible-runner's env/ files are suppressed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from openshell_auto import paths
+from openshell_auto.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError
+
+STAT_KEYS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+# playbook_on_stats event field -> our name
+_STATS_FIELDS = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
+                 "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
+
+
+@dataclass
+class Failure:
+    """The task that failed (or found the host unreachable) and Ansible's message."""
+
+    host: str
+    play: str
+    task: str
+    message: str
+    unreachable: bool = False
+
+
+@dataclass
+class RunResult:
+    """Outcome of one playbook run. `to_json()` is the `--json` output."""
+
+    playbook: str
+    status: str  # successful | failed | canceled | timeout | error
+    rc: int
+    exit_code: int
+    artifacts_dir: str
+    hosts: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    duration_s: float = 0.0
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Shape (all keys always present)::
+
+            {"playbook": "site.yml",
+             "status": "successful" | "failed" | "canceled" | "timeout" | "error",
+             "rc": <ansible-playbook exit status>,
+             "exit_code": 0 | 1 | 130,
+             "artifacts_dir": "/abs/path/of/the/run",
+             "duration_s": 12.3,
+             "hosts": {"<host>": {"ok": n, "changed": n, "failed": n, "unreachable": n,
+                                  "skipped": n, "rescued": n, "ignored": n}},
+             "failures": [{"host": str, "play": str, "task": str, "message": str,
+                           "unreachable": bool}],
+             "message": "" or a reason when no host summary exists}
+        """
+        data = asdict(self)
+        data["duration_s"] = round(self.duration_s, 2)
+        return data
+
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+class EventCollector:
+    """Collects per-host stats and failures from ansible-runner events; forwards to a display."""
+
+    def __init__(self, display: EventHandler | None = None) -> None:
+        self.display = display
+        self.play = ""
+        self.task = ""
+        self.stats: dict[str, dict[str, int]] = {}
+        self.last_failure: dict[str, Failure] = {}
+        self.seen_hosts: dict[str, None] = {}
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            self.play = str(data.get("play", ""))
+        elif kind == "playbook_on_task_start":
+            self.task = str(data.get("task", ""))
+        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            host = str(data.get("host", ""))
+            self.last_failure[host] = Failure(
+                host=host, play=str(data.get("play", self.play)), task=str(data.get("task", self.task)),
+                message=failure_message(data.get("res") or {}), unreachable=kind == "runner_on_unreachable")
+        elif kind == "playbook_on_stats":
+            for source, name in _STATS_FIELDS.items():
+                for host, count in (data.get(source) or {}).items():
+                    self.stats.setdefault(host, dict.fromkeys(STAT_KEYS, 0))[name] = int(count)
+        host = data.get("host")
+        if host:
+            self.seen_hosts.setdefault(str(host), None)
+        if self.display is not None:
+            self.display(event)
+        return True  # keep the event in the artifacts
+
+
+def failure_message(res: Mapping[str, Any]) -> str:
+    """One readable line from a task result (msg, else stderr/stdout, else the module's reason)."""
+    for key in ("msg", "stderr", "reason", "stdout", "exception"):
+        value = res.get(key)
+        if value:
+            text = value if isinstance(value, str) else json.dumps(value)
+            text = " ".join(text.split())
+            return text if len(text) <= 600 else text[:597] + "..."
+    results = res.get("results")
+    if isinstance(results, list):
+        for item in results:
+            if isinstance(item, Mapping) and item.get("failed"):
+                return failure_message(item)
+    return "task failed (no message; see the run's artifacts)"
+
+
+def default_runs_dir() -> Path:
+    """Base directory of per-run directories: $OPENSHELL_AUTO_RUNS_DIR, else ./runs."""
+    env = os.environ.get("OPENSHELL_AUTO_RUNS_DIR")
+    return Path(env) if env else Path.cwd() / "runs"
+
+
+def new_run_dir(base: Path | None, playbook: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    root = (base or default_runs_dir()).expanduser().resolve()
+    stem = Path(playbook).stem
+    for n in range(1000):
+        candidate = root / (f"{stamp}-{stem}" if n == 0 else f"{stamp}-{stem}-{n}")
+        try:
+            candidate.mkdir(parents=True, exist_ok=False)
+            candidate.chmod(0o700)  # artifacts hold task output
+            return candidate
+        except FileExistsError:
+            continue
+    raise InputError(f"{root}: cannot create a new run directory; clean up old runs")
+
+
+def resolve_playbook(name: str | Path) -> Path:
+    """A playbook of the content root (e.g. 'site.yml'), or an existing path."""
+    candidate = Path(name)
+    if candidate.is_absolute() or candidate.is_file():
+        if not candidate.is_file():
+            raise InputError(f"{candidate}: playbook not found")
+        return candidate.resolve()
+    path = paths.content().playbook(str(name))
+    if not path.is_file():
+        raise InputError(f"{path}: playbook not found in the installed content; reinstall openshell-auto")
+    return path
+
+
+def write_extra_vars(extra_vars: Mapping[str, Any]) -> Path:
+    """Write extra vars to a 0600 JSON file in the system temp dir (never in the artifacts)."""
+    fd, name = tempfile.mkstemp(prefix="openshell-auto-extravars-", suffix=".json")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(dict(extra_vars), handle)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def build_cmdline(*, extra_vars_file: Path | None, tags: str | None, skip_tags: str | None, check: bool,
+                  diff: bool) -> list[str]:
+    args: list[str] = []
+    if extra_vars_file is not None:
+        args += ["-e", f"@{extra_vars_file}"]
+    if tags:
+        args += ["--tags", tags]
+    if skip_tags:
+        args += ["--skip-tags", skip_tags]
+    if check:
+        args.append("--check")
+    if diff:
+        args.append("--diff")
+    return args
+
+
+class _Interrupt:
+    """SIGINT/SIGTERM set a flag the runner polls (cancel_callback): the child is stopped cleanly."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        self.signum = signum
+
+    def __enter__(self) -> _Interrupt:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def cancelled(self) -> bool:
+        return self.signum is not None
+
+
+def run_playbook(
+    name: str | Path,
+    inventory: Path | str,
+    *,
+    limit: str | None = None,
+    tags: str | None = None,
+    skip_tags: str | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+    check: bool = False,
+    diff: bool = False,
+    forks: int | None = None,
+    verbosity: int = 0,
+    runs_dir: Path | None = None,
+    display: EventHandler | None = None,
+) -> RunResult:
+    """Run a playbook with ansible-runner; return per-host stats and failures.
+
+    The caller validates the inventory first (`inventory.load_inventory`). Artifacts land in
+    a new per-run directory under `runs_dir` (default: `default_runs_dir()`).
+    """
+    import ansible_runner  # lazy: heavy import
+
+    playbook = resolve_playbook(name)
+    inventory_path = Path(inventory).resolve()
+    if not inventory_path.is_file():
+        raise InputError(f"{inventory_path}: inventory file not found; pass an existing file with -i")
+    if forks is not None and forks < 1:
+        raise InputError(f"--forks {forks}: must be 1 or more")
+    content = paths.content()
+    run_dir = new_run_dir(runs_dir, playbook.name)
+    extra_file = write_extra_vars(extra_vars) if extra_vars else None
+    collector = EventCollector(display)
+    started = time.monotonic()
+    try:
+        with _Interrupt() as interrupt:
+            runner = ansible_runner.run(
+                private_data_dir=str(run_dir),
+                artifact_dir=str(run_dir.parent),
+                ident=run_dir.name,
+                project_dir=str(content.root),
+                playbook=str(playbook),
+                inventory=str(inventory_path),
+                limit=limit,
+                forks=forks,
+                verbosity=verbosity or None,
+                cmdline=" ".join(_quote(a) for a in build_cmdline(
+                    extra_vars_file=extra_file, tags=tags, skip_tags=skip_tags, check=check, diff=diff)) or None,
+                envvars=_envvars(content),
+                event_handler=collector,
+                cancel_callback=interrupt.cancelled,
+                suppress_env_files=True,
+                quiet=True,
+            )
+    finally:
+        if extra_file is not None:
+            extra_file.unlink(missing_ok=True)
+        _scrub_command_env(run_dir)
+    duration = time.monotonic() - started
+    status = str(runner.status)
+    rc = int(runner.rc) if runner.rc is not None else -1
+    hosts = {h: collector.stats[h] for h in sorted(collector.stats)}
+    failures = [collector.last_failure[h] for h in hosts
+                if (hosts[h]["failed"] or hosts[h]["unreachable"]) and h in collector.last_failure]
+    message = ""
+    if interrupt.cancelled() or status == "canceled":
+        exit_code, status = EXIT_INTERRUPTED, "canceled"
+        message = "interrupted: the run was cancelled"
+    elif status == "successful" and rc == 0 and not failures and not any(
+            s["failed"] or s["unreachable"] for s in hosts.values()):
+        exit_code = EXIT_OK
+    else:
+        exit_code = EXIT_FAILED
+        if not hosts:
+            message = _stdout_tail(run_dir) or f"ansible-playbook ended with status {status}, rc {rc}"
+    return RunResult(playbook=str(playbook.name), status=status, rc=rc, exit_code=exit_code,
+                     artifacts_dir=str(run_dir), hosts=hosts, failures=failures, duration_s=duration,
+                     message=message)
+
+
+def _envvars(content: paths.ContentPaths) -> dict[str, str]:
+    env = {
+        "ANSIBLE_CONFIG": str(content.ansible_cfg),
+        "ANSIBLE_ROLES_PATH": str(content.roles),
+        "ANSIBLE_NOCOLOR": "1",
+        # ansible-runner turns host key checking off unless told otherwise; keep ansible.cfg's
+        # (or the user's) choice.
+        "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
+    }
+    # ansible-playbook beside this interpreter first (a venv that is not activated).
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    if (bin_dir / "ansible-playbook").is_file():
+        env["PATH"] = os.pathsep.join([str(bin_dir), os.environ.get("PATH", os.defpath)])
+    return env
+
+
+def _scrub_command_env(run_dir: Path) -> None:
+    """ansible-runner records the whole process environment in artifacts/command; keep only
+    the ANSIBLE_*/RUNNER_* settings that explain the run (no user secrets from the shell)."""
+    command = run_dir / "command"
+    if not command.is_file():
+        return
+    try:
+        data = json.loads(command.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    env = data.get("env")
+    if isinstance(env, dict):
+        data["env"] = {k: v for k, v in env.items() if k.startswith(("ANSIBLE_", "RUNNER_"))}
+        command.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def _stdout_tail(run_dir: Path, lines: int = 8) -> str:
+    stdout = run_dir / "stdout"
+    if not stdout.is_file():
+        return ""
+    text = [line for line in stdout.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    return " | ".join(text[-lines:])
+
+
+def artifact_files(run_dir: Path) -> Sequence[Path]:
+    return sorted(p for p in run_dir.rglob("*") if p.is_file())
