@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
 
 # name -> "module:attribute" of a click command. Add one line per command.
 COMMANDS: dict[str, str] = {
+    "provision": "openshell_auto.commands.provision:provision",
+    "render": "openshell_auto.commands.render:render",
     "sandbox": "openshell_auto.commands.sandbox:sandbox_group",
 }
 
@@ -26,6 +29,21 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         command: Any = getattr(importlib.import_module(module_name), attr)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Bad input -> one line per problem on stderr, exit 2; Ctrl-C -> exit 130, no traceback."""
+        from openshell_auto.errors import EXIT_INTERRUPTED, InputError, RenderError
+
+        try:
+            return super().invoke(ctx)
+        except (InputError, RenderError) as exc:
+            for message in exc.messages:
+                click.echo(f"error: {message}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        return None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

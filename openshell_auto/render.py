@@ -1,0 +1,200 @@
+"""Offline render: every registered role template, for every selected host, no host contacted.
+
+Templates are rendered in-process by Ansible's own engine (Templar, DataLoader, InventoryManager,
+VariableManager), so filters and lookups behave exactly as in the roles. Variable precedence
+mirrors a play: all role defaults < inventory (group, host) vars < role vars/main.yml < extra
+vars. Magic variables (groups incl. the dynamic openshell_role_* groups, hostvars,
+inventory_hostname, ...) come from Ansible; `ansible_facts` is empty (templates must not need
+facts) and `ansible_managed` is set as the template module sets it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openshell_auto import paths
+from openshell_auto.errors import RenderError
+
+DYNAMIC_GROUPS = ("openshell_role_server", "openshell_role_agent", "openshell_role_gpu")
+
+
+@dataclass
+class RenderedHost:
+    host: str
+    roles: list[str]
+    files: list[tuple[str, Path]] = field(default_factory=list)  # (dest on host, written file)
+
+
+@dataclass
+class RenderResult:
+    outdir: Path
+    inventory: Path
+    hosts: list[RenderedHost]
+
+    @property
+    def file_count(self) -> int:
+        return sum(len(h.files) for h in self.hosts)
+
+
+def _trust(value: Any) -> Any:
+    """Mark strings as templates, as Ansible does for values it loads from YAML/-e."""
+    from ansible.template import trust_as_template
+
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {k: _trust(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trust(v) for v in value]
+    return value
+
+
+def _role_files(loader: Any, roles_dir: Path, sub: str) -> dict[str, Any]:
+    """defaults/main.yml or vars/main.yml of every role, loaded by Ansible (template trust)."""
+    merged: dict[str, Any] = {}
+    if not roles_dir.is_dir():
+        return merged
+    for role in sorted(p for p in roles_dir.iterdir() if p.is_dir()):
+        for name in ("main.yml", "main.yaml"):
+            file = role / sub / name
+            if file.is_file():
+                data = loader.load_from_file(str(file))
+                if isinstance(data, dict):
+                    merged.update(data)
+                break
+    return merged
+
+
+def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequence[str] = (),
+                     registry: Iterable[Any] | None = None) -> RenderResult:
+    """Validate the inventory, then render every RENDERED_FILES entry for its hosts.
+
+    Raises InputError (bad inventory / -e, exit 2) or RenderError (a template failed, exit 1).
+    """
+    from openshell_auto import rendered_files
+    from openshell_auto.inventory import load_inventory, parse_extra_vars
+
+    content = paths.content()
+    os.environ.setdefault("ANSIBLE_CONFIG", str(content.ansible_cfg))
+    inventory_path = Path(inventory)
+    variables = parse_extra_vars(extra_vars)
+    classified = load_inventory(inventory_path, variables)
+    entries = list(rendered_files.RENDERED_FILES if registry is None else registry)
+    outdir = Path(outdir)
+
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=[str(inventory_path.resolve())])
+    # What role `openshell` does with group_by, so templates see the same groups as in a play.
+    for group, members in zip(DYNAMIC_GROUPS, (classified.servers, classified.agents, classified.gpu_hosts),
+                              strict=True):
+        manager.add_group(group)
+        for host in members:
+            manager.add_host(host, group=group)
+    variable_manager = VariableManager(loader=loader, inventory=manager)
+    trusted_extra = _trust(variables)
+    variable_manager._extra_vars = trusted_extra  # noqa: SLF001 - what `-e` sets in ansible-playbook
+    defaults = _role_files(loader, content.roles, "defaults")
+    role_vars = _role_files(loader, content.roles, "vars")
+
+    errors: list[str] = []
+    rendered: list[RenderedHost] = []
+    selected = {id(entry): set(classified.select(entry.hosts)) for entry in entries}
+    for host_name in classified.hosts:
+        item = RenderedHost(host_name, classified.roles_of(host_name))
+        rendered.append(item)
+        host_entries = [e for e in entries if host_name in selected[id(e)]]
+        if not host_entries:
+            continue
+        host = manager.get_host(host_name)
+        host_vars = variable_manager.get_vars(host=host, include_hostvars=True)
+        all_vars: dict[str, Any] = {**defaults, **host_vars, **role_vars, **trusted_extra}
+        all_vars.setdefault("ansible_facts", {})
+        all_vars.update({
+            "__openshell_is_server": host_name in classified.servers,
+            "__openshell_is_agent": host_name in classified.agents,
+            "__openshell_is_gpu": host_name in classified.gpu_hosts,
+        })
+        templar = Templar(loader=loader, variables=all_vars)
+        for entry in host_entries:
+            label = f"host {host_name}: {entry.role}/templates/{entry.template}"
+            source = content.roles / entry.role / "templates" / entry.template
+            if not source.is_file():
+                errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
+                continue
+            try:
+                dest = str(templar.template(trust_as_template(entry.dest))).strip()
+            except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
+                errors.append(f"{label}: field dest `{entry.dest}`: {_one_line(exc)}")
+                continue
+            if not dest.startswith("/"):
+                errors.append(f"{label}: field dest rendered to `{dest}`, not an absolute path; "
+                              "fix the role variable or the RENDERED_FILES entry")
+                continue
+            try:
+                text = render_template(loader, templar, all_vars, source, dest)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"{label}: {_one_line(exc)}")
+                continue
+            target = outdir / host_name / dest.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            target.chmod(0o600)  # rendered files may hold tokens
+            item.files.append((dest, target))
+    if errors:
+        raise RenderError(errors)
+    return RenderResult(outdir=outdir, inventory=inventory_path, hosts=rendered)
+
+
+def render_template(loader: Any, templar: Any, variables: dict[str, Any], source: Path, dest: str) -> str:
+    """Render one template file the way ansible.builtin.template does (trim_blocks, search path)."""
+    from ansible.template import trust_as_template
+
+    try:
+        from ansible.template import generate_ansible_template_vars
+
+        template_vars = generate_ansible_template_vars(path=source.name, fullpath=str(source), dest_path=dest)
+    except ImportError:  # pragma: no cover - older/newer ansible-core
+        template_vars = {"ansible_managed": "Ansible managed"}
+    temp_vars = {**variables, **{k: v for k, v in template_vars.items()
+                                 if k != "ansible_managed" or "ansible_managed" not in variables}}
+    role_dir = source.parent.parent
+    searchpath = [str(source.parent), str(role_dir)]
+    data_templar = templar.copy_with_new_env(searchpath=searchpath, available_variables=temp_vars)
+    text = trust_as_template(loader.get_text_file_contents(str(source)))
+    result = data_templar.template(text, escape_backslashes=False,
+                                   overrides={"trim_blocks": True, "lstrip_blocks": False, "newline_sequence": "\n"})
+    return str(result)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def print_render_table(result: RenderResult, console: Any) -> None:
+    """Per-host table (host, roles, files) and where the files went."""
+    from rich.table import Table
+
+    table = Table(title=f"render of {result.inventory}")
+    table.add_column("host")
+    table.add_column("roles")
+    table.add_column("files", justify="right")
+    table.add_column("paths on the host")
+    for host in result.hosts:
+        dests = [d for d, _ in host.files]
+        shown = ", ".join(dests[:4]) + (f", +{len(dests) - 4} more" if len(dests) > 4 else "")
+        table.add_row(host.host, ",".join(host.roles), str(len(host.files)), shown or "-")
+    console.print(table)
+    if result.file_count:
+        console.print(f"{result.file_count} files written under {result.outdir}/<host>/<path on the host>")
+    else:
+        console.print("no files registered yet (openshell_auto/rendered_files.py RENDERED_FILES is empty)")
