@@ -356,7 +356,7 @@ def _expand(pattern: str) -> list[str] | None:
     if not _RANGE.search(pattern):
         return [pattern]
     from ansible.errors import AnsibleError
-    from ansible.inventory.helpers import expand_hostname_range  # type: ignore[attr-defined]
+    from ansible.plugins.inventory import expand_hostname_range
 
     try:
         names: list[str] = []
@@ -552,9 +552,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
                 errors.append(f"{where}: host {host}: field groups: GPU host (openshell_gpu or group {gpu_group}) "
                               f"is neither a server nor an agent; add it to {agent_group} or {server_group}")
             else:
-                groups = [g for g in inventory.host_groups(host) if g not in ("all", "ungrouped")]
-                near = difflib.get_close_matches(groups[0], [server_group, agent_group], n=1) if groups else []
-                hint = f" (group `{groups[0]}` looks like a typo of `{near[0]}`)" if near else ""
+                hint = _group_hint(inventory.host_groups(host), server_group, agent_group, specs)
                 errors.append(f"{where}: host {host}: field groups: host is in no role group{hint}; "
                               f"add it to {server_group} or {agent_group}")
     role_groups = {server_group, agent_group, gpu_group}
@@ -574,6 +572,23 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     return Classified(inventory=inventory, server_group=server_group, agent_group=agent_group, gpu_group=gpu_group,
                       servers=servers, agents=[h for h in agents if h not in servers], gpu_hosts=gpu_hosts,
                       hosts=hosts, vars=per_host_vars)
+
+
+def _group_hint(groups: list[str], server_group: str, agent_group: str, specs: Specs) -> str:
+    """Why a host's group is no role group: renamed role groups, or a typo."""
+    defaults = {specs.defaults.get("openshell_server_group"): ("openshell_server_group", server_group),
+                specs.defaults.get("openshell_agent_group"): ("openshell_agent_group", agent_group)}
+    for group in groups:
+        if group in defaults and defaults[group][1] != group:
+            variable, current = defaults[group]
+            return f" (its group `{group}` is no role group because {variable} is `{current}`)"
+    for group in groups:
+        if group in ("all", "ungrouped"):
+            continue
+        near = difflib.get_close_matches(group, [server_group, agent_group], n=1, cutoff=0.8)
+        if near:
+            return f" (group `{group}` looks like a typo of `{near[0]}`)"
+    return ""
 
 
 def load_inventory(path: Path | str, extra_vars: Mapping[str, Any] | None = None,

@@ -62,7 +62,7 @@ def _role_files(loader: Any, roles_dir: Path, sub: str) -> dict[str, Any]:
         for name in ("main.yml", "main.yaml"):
             file = role / sub / name
             if file.is_file():
-                data = loader.load_from_file(str(file))
+                data = loader.load_from_file(str(file), trusted_as_template=True)
                 if isinstance(data, dict):
                     merged.update(data)
                 break
@@ -89,6 +89,7 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
+    from ansible.vars.hostvars import HostVars
     from ansible.vars.manager import VariableManager
 
     loader = DataLoader()
@@ -100,6 +101,7 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
         for host in members:
             manager.add_host(host, group=group)
     variable_manager = VariableManager(loader=loader, inventory=manager)
+    HostVars(inventory=manager, variable_manager=variable_manager, loader=loader)  # registers `hostvars`
     trusted_extra = _trust(variables)
     variable_manager._extra_vars = trusted_extra  # noqa: SLF001 - what `-e` sets in ansible-playbook
     defaults = _role_files(loader, content.roles, "defaults")

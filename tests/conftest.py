@@ -1,0 +1,126 @@
+"""Shared fixtures: inventories written on the fly, and a fake content root for render tests."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from openshell_auto import paths, rendered_files
+from openshell_auto.rendered_files import RenderedFile
+
+REPO = Path(__file__).resolve().parent.parent
+INVENTORIES = Path(__file__).resolve().parent / "inventories"
+TEST_PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "local-ok.yml"
+
+
+@pytest.fixture
+def write_inventory(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a YAML inventory (dedented) into tmp_path and return its path."""
+
+    def write(text: str, name: str = "hosts.yml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def local_inventory(write_inventory: Callable[[str, str], Path]) -> Path:
+    """A valid cluster inventory whose hosts use the local connection (for tests/playbooks only)."""
+    return write_inventory(
+        """
+        all:
+          vars:
+            ansible_connection: local
+            ansible_python_interpreter: "{{ ansible_playbook_python }}"
+          children:
+            openshell_servers:
+              hosts:
+                server1:
+            openshell_agents:
+              hosts:
+                changer:
+                gpu1:
+                  openshell_gpu: true
+        """
+    )
+
+
+FAKE_TEMPLATES = {
+    "config.yaml.j2": """\
+        # {{ ansible_managed }}
+        {% set cfg = __fakek3s_base | combine(fakek3s_extra) %}
+        {{ cfg | to_nice_yaml }}
+        server: {{ fakek3s_server_url }}
+        token_b64: {{ fakek3s_token | b64encode }}
+        servers: {{ groups['openshell_role_server'] | join(',') }}
+        gpu: {{ inventory_hostname in groups['openshell_role_gpu'] }}
+        hostname: {{ ansible_facts.get('hostname', inventory_hostname) }}
+        precedence: {{ fakek3s_precedence }}
+        strategy: {{ openshell_device_id_strategy }}
+        {% include 'footer.j2' %}
+        """,
+    "footer.j2": "# end of {{ inventory_hostname }}\n",
+    "gpu.env.j2": "LABEL={{ openshell_gpu_node_label }}\n",
+    "init.txt.j2": "first={{ openshell_first_server }}\n",
+}
+
+
+@pytest.fixture
+def fake_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[paths.ContentPaths]:
+    """A content root with the real role `openshell` and a fake role `fakek3s` whose templates
+    exercise filters, includes, magic vars and precedence; RENDERED_FILES points at it."""
+    root = tmp_path / "content"
+    shutil.copytree(REPO / "roles" / "openshell", root / "roles" / "openshell")
+    shutil.copytree(REPO / "playbooks", root / "playbooks")
+    shutil.copytree(REPO / "inventories", root / "inventories")
+    shutil.copy(REPO / "ansible.cfg", root / "ansible.cfg")
+    role = root / "roles" / "fakek3s"
+    (role / "templates").mkdir(parents=True)
+    (role / "defaults").mkdir()
+    (role / "meta").mkdir()
+    (role / "vars").mkdir()
+    (role / "defaults" / "main.yml").write_text(textwrap.dedent("""\
+        ---
+        fakek3s_config_file: /etc/rancher/k3s/config.yaml
+        fakek3s_token: not-a-real-token
+        fakek3s_extra: {node-name: "{{ inventory_hostname }}"}
+        fakek3s_server_url: "https://{{ hostvars[openshell_first_server]['ansible_host'] | default(openshell_first_server) }}:6443"
+        fakek3s_precedence: from-defaults
+        fakek3s_gpu_env: /etc/fake/gpu.env
+        fakek3s_port: 6443
+        """))
+    (role / "vars" / "main.yml").write_text(textwrap.dedent("""\
+        ---
+        __fakek3s_base: {write-kubeconfig-mode: "0600"}
+        """))
+    (role / "meta" / "argument_specs.yml").write_text(textwrap.dedent("""\
+        ---
+        argument_specs:
+          main:
+            short_description: fake
+            options:
+              fakek3s_config_file: {type: path, default: /etc/rancher/k3s/config.yaml, description: x}
+              fakek3s_token: {type: str, default: not-a-real-token, description: x, no_log: true}
+              fakek3s_extra: {type: dict, description: x}
+              fakek3s_server_url: {type: str, description: x}
+              fakek3s_precedence: {type: str, default: from-defaults, description: x}
+              fakek3s_gpu_env: {type: path, default: /etc/fake/gpu.env, description: x}
+              fakek3s_port: {type: int, default: 6443, description: x}
+        """))
+    for name, text in FAKE_TEMPLATES.items():
+        (role / "templates" / name).write_text(textwrap.dedent(text))
+    content = paths.ContentPaths(root)
+    monkeypatch.setattr(paths, "content", lambda: content)
+    monkeypatch.setattr(rendered_files, "RENDERED_FILES", [
+        RenderedFile("fakek3s", "config.yaml.j2", "{{ fakek3s_config_file }}", "all", "k3s config"),
+        RenderedFile("fakek3s", "gpu.env.j2", "{{ fakek3s_gpu_env }}", "gpu", "gpu env"),
+        RenderedFile("fakek3s", "init.txt.j2", "/etc/fake/{{ inventory_hostname }}-init.txt", "first_server",
+                     "init marker"),
+    ])
+    yield content

@@ -1,0 +1,178 @@
+"""Inventory validation: every bad inventory fails with one line naming file, host/group, field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from openshell_auto.errors import InputError
+from openshell_auto.inventory import load_inventory, parse_extra_vars
+
+from conftest import INVENTORIES, REPO
+
+# file -> substrings every error line set must contain (host or group, field, the fix)
+BAD = {
+    "top-level-list.yml": ["top level", "start the file with `all:`"],
+    "empty.yml": ["inventory is empty"],
+    "unknown-group-key.yml": ["group openshell_servers", "`hostz`", "did you mean `hosts`"],
+    "host-outside-hosts.yml": ["group openshell_servers", "unknown key `server1`", "under `hosts:`"],
+    "hosts-as-list.yml": [":5:", "group openshell_servers", "field hosts", "mapping of host names"],
+    "group-not-mapping.yml": ["group openshell_servers", "must be a mapping"],
+    "vars-not-mapping.yml": ["group all", "field vars"],
+    "host-in-no-group.yml": [":4:", "host stray1", "field groups", "in no role group", "add it to openshell_servers"],
+    "host-in-both.yml": ["host node1", "field groups", "both openshell_servers and openshell_agents"],
+    "gpu-host-no-role.yml": ["host gpu9", "GPU host", "neither a server nor an agent", "add it to openshell_agents"],
+    "gpu-agent-no-server.yml": ["group openshell_servers", "GPU agent(s) gpu1", "no server", "add a host"],
+    "no-server.yml": ["group openshell_servers", "field hosts", "no server in the inventory"],
+    "bad-bool.yml": [":10:", "host gpu1", "field openshell_gpu", "maybe", "true or false"],
+    "bad-choice.yml": [":4:", "group all", "field openshell_device_id_strategy", "serial", "index, uuid"],
+    "typo-variable.yml": ["host gpu1", "field openshell_gpuu", "unknown variable", "did you mean `openshell_gpu`"],
+    "typo-group.yml": ["host server1", "looks like a typo of `openshell_servers`"],
+    "renamed-group-missing.yml": ["host server1", "openshell_server_group is `k3s_masters`", "add it to k3s_masters"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_inventory_is_rejected_with_a_precise_message(name: str) -> None:
+    path = INVENTORIES / name
+    with pytest.raises(InputError) as info:
+        load_inventory(path)
+    text = "\n".join(info.value.messages)
+    for message in info.value.messages:
+        assert message.startswith(str(path)), message  # names the file
+        assert "\n" not in message
+    for needle in BAD[name]:
+        assert needle in text, f"{needle!r} missing from:\n{text}"
+
+
+def test_at_least_ten_distinct_bad_inventories() -> None:
+    assert len({p.name for p in INVENTORIES.glob("*.yml") if not p.name.startswith("valid-")} & set(BAD)) >= 10
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="inventory file not found"):
+        load_inventory(tmp_path / "nope.yml")
+
+
+def test_yaml_error_names_the_line(write_inventory: Callable[..., Path]) -> None:
+    path = write_inventory("""
+        all:
+          children:
+            openshell_servers:
+              hosts:
+                server1:
+               ansible_host: 192.0.2.10
+        """)
+    with pytest.raises(InputError) as info:
+        load_inventory(path)
+    assert info.value.messages[0].startswith(f"{path}:6: YAML syntax error")
+
+
+def test_example_inventory_classified() -> None:
+    classified = load_inventory(REPO / "inventories" / "example" / "hosts.yml")
+    assert classified.servers == ["server1"]
+    assert classified.agents == ["gpu1", "gpu2"]
+    assert classified.gpu_hosts == ["gpu1", "gpu2"]
+    assert classified.first_server == "server1"
+    assert classified.vars["gpu1"]["ansible_host"] == "192.0.2.21"
+    assert classified.vars["gpu1"]["ansible_user"] == "root"  # from all.vars
+
+
+def test_molecule_shaped_inventory_is_accepted() -> None:
+    classified = load_inventory(INVENTORIES / "valid-molecule.yml")
+    assert classified.servers == ["default-bookworm"]
+    assert classified.agents == ["default-trixie"]
+    assert classified.gpu_hosts == ["default-trixie"]  # via the child group openshell_gpu_hosts
+
+
+def test_renamed_groups_ranges_and_templates() -> None:
+    classified = load_inventory(INVENTORIES / "valid-renamed-groups.yml")
+    assert classified.servers == ["m2", "m1"]  # order kept: first listed initialises
+    assert classified.first_server == "m2"
+    assert classified.agents == ["w1", "w2", "w3", "w9"]
+    assert classified.gpu_hosts == ["w9"]  # templated values are left to run time
+
+
+def test_group_names_from_extra_vars(write_inventory: Callable[..., Path]) -> None:
+    path = write_inventory("""
+        all:
+          children:
+            masters:
+              hosts:
+                m1:
+            openshell_agents:
+              hosts:
+                a1:
+        """)
+    with pytest.raises(InputError, match="host m1: field groups"):
+        load_inventory(path)
+    classified = load_inventory(path, {"openshell_server_group": "masters"})
+    assert classified.servers == ["m1"]
+
+
+def test_bad_extra_var_value_is_reported(write_inventory: Callable[..., Path]) -> None:
+    path = write_inventory("""
+        all:
+          children:
+            openshell_servers:
+              hosts:
+                s1:
+        """)
+    with pytest.raises(InputError) as info:
+        load_inventory(path, parse_extra_vars(["openshell_device_id_strategy=serial"]))
+    assert info.value.messages == [
+        "-e: extra vars: field openshell_device_id_strategy: value of openshell_device_id_strategy must be one "
+        "of: index, uuid, got: serial; use one of: index, uuid"]
+
+
+def test_group_vars_directory_is_checked(write_inventory: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_inventory("""
+        all:
+          children:
+            openshell_servers:
+              hosts:
+                s1:
+        """)
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "openshell_servers.yml").write_text("---\nopenshell_gpu: perhaps\n")
+    with pytest.raises(InputError, match=r"group_vars/openshell_servers.yml:2: group openshell_servers: "
+                                         r"field openshell_gpu"):
+        load_inventory(path)
+
+
+def test_host_vars_override_group_vars(write_inventory: Callable[..., Path]) -> None:
+    path = write_inventory("""
+        all:
+          vars: {openshell_gpu: false, x: all}
+          children:
+            openshell_servers:
+              vars: {x: group}
+              hosts:
+                s1: {x: host}
+                s2:
+        """)
+    classified = load_inventory(path)
+    assert classified.vars["s1"]["x"] == "host"
+    assert classified.vars["s2"]["x"] == "group"
+
+
+@pytest.mark.parametrize("item,expected", [
+    ("a=1", {"a": "1"}),
+    ("a=b=c", {"a": "b=c"}),
+    ('{"n": 3, "l": [1]}', {"n": 3, "l": [1]}),
+])
+def test_parse_extra_vars(item: str, expected: dict[str, object]) -> None:
+    assert parse_extra_vars([item]) == expected
+
+
+@pytest.mark.parametrize("item,needle", [
+    ("novalue", "expected KEY=VALUE"),
+    ("1bad=x", "expected KEY=VALUE"),
+    ("@/nonexistent/vars.yml", "extra vars file not found"),
+    ("{not: [closed", "not valid YAML/JSON"),
+])
+def test_parse_extra_vars_rejects(item: str, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        parse_extra_vars([item])

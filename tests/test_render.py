@@ -1,0 +1,127 @@
+"""Offline render: paths, Ansible filters/magic vars, precedence, selectors, errors, real registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from openshell_auto import paths, rendered_files
+from openshell_auto.cli import main
+from openshell_auto.errors import RenderError
+from openshell_auto.render import render_inventory
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_render_cli_writes_every_file_under_host_and_absolute_path(fake_content: paths.ContentPaths,
+                                                                    tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["render", "-o", str(out)])  # default: the example inventory
+    assert result.exit_code == 0, result.output
+    assert _files(out) == [
+        "gpu1/etc/fake/gpu.env",
+        "gpu1/etc/rancher/k3s/config.yaml",
+        "gpu2/etc/fake/gpu.env",
+        "gpu2/etc/rancher/k3s/config.yaml",
+        "server1/etc/fake/server1-init.txt",
+        "server1/etc/rancher/k3s/config.yaml",
+    ]
+    assert "server1" in result.output and "server,first" in result.output and "agent,gpu" in result.output
+    assert "6 files written" in result.output
+    assert (out / "gpu1/etc/rancher/k3s/config.yaml").stat().st_mode & 0o777 == 0o600
+
+
+def test_render_uses_ansible_filters_magic_vars_and_includes(fake_content: paths.ContentPaths,
+                                                             tmp_path: Path) -> None:
+    render_inventory(fake_content.example_inventory, tmp_path / "out")
+    text = (tmp_path / "out/gpu1/etc/rancher/k3s/config.yaml").read_text()
+    assert text.startswith("# Ansible managed")
+    body = yaml.safe_load(text)
+    assert body["write-kubeconfig-mode"] == "0600"  # role vars/main.yml combined with defaults
+    assert body["node-name"] == "gpu1"  # templated role default
+    assert body["server"] == "https://192.0.2.10:6443"  # hostvars of the first server
+    assert body["token_b64"] == "bm90LWEtcmVhbC10b2tlbg=="  # b64encode
+    assert body["servers"] == "server1"  # dynamic group openshell_role_server
+    assert body["gpu"] is True
+    assert body["hostname"] == "gpu1"  # no facts needed
+    assert body["strategy"] == "index"  # inventory all.vars
+    assert text.rstrip().endswith("# end of gpu1")  # {% include %} from the role's templates/
+    assert (tmp_path / "out/gpu1/etc/fake/gpu.env").read_text() == "LABEL=nvidia.com/gpu.present=true\n"
+    assert (tmp_path / "out/server1/etc/fake/server1-init.txt").read_text() == "first=server1\n"
+
+
+def test_precedence_defaults_inventory_extra_vars(fake_content: paths.ContentPaths, tmp_path: Path,
+                                                  write_inventory: Callable[..., Path]) -> None:
+    inventory = write_inventory("""
+        all:
+          vars:
+            fakek3s_precedence: from-inventory
+            fakek3s_config_file: /srv/k3s.yaml
+          children:
+            openshell_servers:
+              hosts:
+                s1:
+                s2:
+                  fakek3s_precedence: from-host
+        """)
+    render_inventory(inventory, tmp_path / "a")
+    assert "precedence: from-inventory" in (tmp_path / "a/s1/srv/k3s.yaml").read_text()
+    assert "precedence: from-host" in (tmp_path / "a/s2/srv/k3s.yaml").read_text()
+    render_inventory(inventory, tmp_path / "b", ["fakek3s_precedence=from-cli", "fakek3s_config_file=/x/c.yaml"])
+    assert "precedence: from-cli" in (tmp_path / "b/s2/x/c.yaml").read_text()
+    assert _files(tmp_path / "b") == ["s1/etc/fake/s1-init.txt", "s1/x/c.yaml", "s2/x/c.yaml"]
+
+
+def test_render_rejects_bad_inventory_with_exit_2(fake_content: paths.ContentPaths, tmp_path: Path,
+                                                  write_inventory: Callable[..., Path]) -> None:
+    inventory = write_inventory("""
+        all:
+          children:
+            openshell_servers:
+              hosts:
+                s1:
+                  fakek3s_port: many
+        """)
+    result = CliRunner().invoke(main, ["render", "-i", str(inventory), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "host s1: field fakek3s_port" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_render_template_error_exits_1(fake_content: paths.ContentPaths, tmp_path: Path) -> None:
+    (fake_content.roles / "fakek3s/templates/gpu.env.j2").write_text("X={{ undefined_thing }}\n")
+    result = CliRunner().invoke(main, ["render", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "host gpu1: fakek3s/templates/gpu.env.j2" in result.output
+    assert "undefined_thing" in result.output
+
+
+def test_render_rejects_relative_dest(fake_content: paths.ContentPaths, tmp_path: Path) -> None:
+    entry = rendered_files.RenderedFile("fakek3s", "gpu.env.j2", "relative/path", "gpu", "bad")
+    with pytest.raises(RenderError) as info:
+        render_inventory(fake_content.example_inventory, tmp_path / "o", registry=[entry])
+    assert "field dest rendered to `relative/path`, not an absolute path" in info.value.messages[0]
+
+
+def test_real_registry_renders_for_the_example_inventory(tmp_path: Path) -> None:
+    """Every entry the roles registered renders for the bundled example inventory."""
+    result = render_inventory(paths.content().example_inventory, tmp_path / "out")
+    expected = 0
+    from openshell_auto.inventory import load_inventory
+
+    classified = load_inventory(paths.content().example_inventory)
+    for entry in rendered_files.RENDERED_FILES:
+        assert (paths.content().roles / entry.role / "templates" / entry.template).is_file(), entry
+        expected += len(classified.select(entry.hosts))
+    assert result.file_count == expected
+    for host in result.hosts:
+        for dest, written in host.files:
+            assert dest.startswith("/")
+            assert written == tmp_path / "out" / host.host / dest.lstrip("/")
+            assert written.is_file()
