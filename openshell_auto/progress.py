@@ -161,7 +161,7 @@ def print_summary(result: RunResult, console: Console) -> None:
     for failure in result.failures:
         kind = "UNREACHABLE" if failure.unreachable else "FAILED"
         console.print(Text(f"{kind} {failure.host}: task '{failure.task}' (play '{failure.play}'): "
-                           f"{failure.message}", style="red"))
+                           f"{failure.message}", style="red"), soft_wrap=True)
     if result.message:
-        console.print(Text(result.message, style="red" if result.exit_code else ""))
-    console.print(f"artifacts: {result.artifacts_dir}")
+        console.print(Text(result.message, style="red" if result.exit_code else ""), soft_wrap=True)
+    console.print(Text(f"artifacts: {result.artifacts_dir}"), soft_wrap=True)

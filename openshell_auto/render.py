@@ -197,6 +197,7 @@ def print_render_table(result: RenderResult, console: Any) -> None:
         table.add_row(host.host, ",".join(host.roles), str(len(host.files)), shown or "-")
     console.print(table)
     if result.file_count:
-        console.print(f"{result.file_count} files written under {result.outdir}/<host>/<path on the host>")
+        console.print(f"{result.file_count} files written under {result.outdir}/<host>/<path on the host>",
+                      soft_wrap=True)
     else:
         console.print("no files registered yet (openshell_auto/rendered_files.py RENDERED_FILES is empty)")

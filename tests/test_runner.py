@@ -1,0 +1,96 @@
+"""run_playbook end to end (real ansible-playbook via ansible-runner, controller-only tasks)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openshell_auto import runner
+from openshell_auto.errors import EXIT_FAILED, EXIT_OK, InputError
+
+from conftest import TEST_PLAYBOOK
+
+SECRET = "s3cr3t-value-that-must-not-leak"
+
+
+def test_successful_run_counts_per_host(local_inventory: Path, tmp_path: Path) -> None:
+    events: list[dict[str, Any]] = []
+    result = runner.run_playbook(TEST_PLAYBOOK, local_inventory, runs_dir=tmp_path / "runs", display=events.append)
+    assert result.exit_code == EXIT_OK, result
+    assert result.status == "successful"
+    assert set(result.hosts) == {"server1", "changer", "gpu1"}
+    assert result.hosts["changer"]["changed"] == 1
+    assert result.hosts["server1"]["changed"] == 0
+    assert result.hosts["server1"]["ok"] == 1
+    assert result.hosts["server1"]["skipped"] == 2
+    assert result.failures == []
+    assert any(e.get("event") == "playbook_on_task_start" for e in events)  # live display fed
+    run_dir = Path(result.artifacts_dir)
+    assert run_dir.parent == (tmp_path / "runs").resolve()
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+    assert (run_dir / "job_events").is_dir() and (run_dir / "stdout").is_file()
+    assert not (run_dir / "env").exists()  # suppress_env_files
+
+
+def test_failed_host_reports_task_and_message(local_inventory: Path, tmp_path: Path) -> None:
+    result = runner.run_playbook(TEST_PLAYBOOK, local_inventory, extra_vars={"fail_hosts": ["gpu1"]},
+                                 runs_dir=tmp_path)
+    assert result.exit_code == EXIT_FAILED
+    assert result.hosts["gpu1"]["failed"] == 1
+    assert [(f.host, f.task, f.message, f.unreachable) for f in result.failures] == [
+        ("gpu1", "Fail when asked", "asked to fail on gpu1", False)]
+    assert result.failures[0].play == "Local no-op"
+
+
+def test_limit_and_tags_reach_ansible(local_inventory: Path, tmp_path: Path) -> None:
+    result = runner.run_playbook(TEST_PLAYBOOK, local_inventory, limit="gpu1", runs_dir=tmp_path)
+    assert list(result.hosts) == ["gpu1"]
+    command = json.loads((Path(result.artifacts_dir) / "command").read_text())["command"]
+    assert command[command.index("--limit") + 1] == "gpu1"
+
+
+def test_extra_vars_go_through_a_0600_file_outside_the_artifacts(
+        local_inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    original = runner.write_extra_vars
+
+    def spy(extra: dict[str, Any]) -> Path:
+        path = original(extra)
+        seen["path"] = path
+        seen["mode"] = stat.S_IMODE(path.stat().st_mode)
+        seen["content"] = json.loads(path.read_text())
+        return path
+
+    monkeypatch.setattr(runner, "write_extra_vars", spy)
+    monkeypatch.setenv("MY_SHELL_SECRET", SECRET + "-env")
+    result = runner.run_playbook(TEST_PLAYBOOK, local_inventory, extra_vars={"token": SECRET}, runs_dir=tmp_path)
+    assert result.exit_code == EXIT_OK
+    assert seen["mode"] == 0o600
+    assert seen["content"] == {"token": SECRET}
+    assert not seen["path"].exists()  # deleted after the run
+    run_dir = Path(result.artifacts_dir)
+    assert run_dir not in seen["path"].parents
+    command = json.loads((run_dir / "command").read_text())
+    assert f"@{seen['path']}" in command["command"]
+    assert all(k.startswith(("ANSIBLE_", "RUNNER_")) for k in command["env"])  # shell env scrubbed
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert len(files) > 5
+    for file in files:
+        assert SECRET not in file.read_text(errors="replace"), file
+
+
+def test_missing_playbook_and_bad_forks_are_input_errors(local_inventory: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="playbook not found"):
+        runner.run_playbook(tmp_path / "nope.yml", local_inventory, runs_dir=tmp_path)
+    with pytest.raises(InputError, match="--forks 0"):
+        runner.run_playbook(TEST_PLAYBOOK, local_inventory, forks=0, runs_dir=tmp_path)
+
+
+def test_failure_message_prefers_msg_then_stderr() -> None:
+    assert runner.failure_message({"msg": "boom\n  twice"}) == "boom twice"
+    assert runner.failure_message({"stderr": "E: x"}) == "E: x"
+    assert runner.failure_message({"results": [{"failed": False}, {"failed": True, "msg": "item 2"}]}) == "item 2"
