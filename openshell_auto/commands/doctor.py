@@ -1,0 +1,113 @@
+"""`openshell-auto doctor`: gather the GPU stack state read-only, print findings in plain words,
+and keep the raw material as a support bundle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from openshell_auto.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError
+
+
+def gather(
+    playbook: str,
+    *,
+    inventory: Path,
+    bundle: Path,
+    output_vars: Sequence[str],
+    limit: str | None,
+    extra_vars: Sequence[str],
+    verbosity: int,
+    json_output: bool,
+    artifacts_dir: Path | None,
+) -> tuple[dict[str, dict[str, Any]], Any]:
+    """Validate the inventory, run `playbook` with the bundle directory in `output_vars`,
+    and return (material per host, RunResult). Raises InputError on bad input (exit 2)."""
+    from rich.console import Console
+
+    from openshell_auto import doctor
+    from openshell_auto.inventory import load_inventory, parse_extra_vars
+    from openshell_auto.options import check_limit
+    from openshell_auto.progress import make_progress
+    from openshell_auto.runner import run_playbook
+
+    variables = parse_extra_vars(extra_vars)
+    classified = load_inventory(inventory, variables)
+    check_limit(limit, classified.hosts, list(classified.inventory.groups))
+    bundle.mkdir(parents=True, exist_ok=True)
+    for name in output_vars:
+        variables[name] = str(bundle.resolve())
+    console = Console(stderr=True)
+    progress = make_progress(console, playbook, quiet=json_output)
+    if progress is not None:
+        with progress:
+            result = run_playbook(playbook, inventory, limit=limit, extra_vars=variables, verbosity=verbosity,
+                                  runs_dir=artifacts_dir, display=progress)
+    else:
+        result = run_playbook(playbook, inventory, limit=limit, extra_vars=variables, verbosity=verbosity,
+                              runs_dir=artifacts_dir)
+    materials = doctor.load_bundle(bundle) if (bundle / "hosts").is_dir() else {}
+    return materials, result
+
+
+def run_failures(result: Any) -> list[str]:
+    """Hosts the playbook could not finish on (unreachable or failed): said, never hidden."""
+    return [f"{f.host}: {'unreachable' if f.unreachable else 'failed'} at '{f.task}': {f.message}"
+            for f in result.failures] + ([result.message] if result.message else [])
+
+
+@click.command("doctor")
+@click.option("-i", "--inventory", type=click.Path(path_type=Path), required=True, help="YAML inventory file.")
+@click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=None,
+              help="Write the support bundle (raw material per host, findings) to DIR.")
+@click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups.")
+@click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Set a variable.")
+@click.option("--json", "json_output", is_flag=True, help="Print the findings as JSON.")
+@click.option("-v", "--verbose", "verbosity", count=True, help="More Ansible output in the artifacts.")
+@click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR", help="Parent of the run directory.")
+def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extra_vars: tuple[str, ...],
+               json_output: bool, verbosity: int, artifacts_dir: Path | None) -> None:
+    """Diagnose the CDI-mode GPU stack without changing anything; exit 1 when a finding is an error.
+
+    Gathers toolkit packages, CDI names and spec files, refresh units, k3s's containerd nvidia
+    handler, the device plugin (DaemonSet, logs, helm-install job), nodes and GPU pods. Secrets
+    (join token, kubeconfig, containerd registry auth, pod env) never enter the bundle."""
+    from openshell_auto import doctor
+
+    if output_dir is not None and output_dir.exists() and any(output_dir.iterdir()):
+        raise InputError(f"-o {output_dir}: field output: directory is not empty; give a new or empty directory")
+    bundle = output_dir or Path(tempfile.mkdtemp(prefix="openshell-doctor-"))
+    try:
+        materials, result = gather("doctor.yml", inventory=inventory, bundle=bundle,
+                                   output_vars=["openshell_doctor_output_dir"], limit=limit, extra_vars=extra_vars,
+                                   verbosity=verbosity, json_output=json_output, artifacts_dir=artifacts_dir)
+        found = doctor.findings(materials) if materials else []
+        problems = run_failures(result)
+        if output_dir is not None:
+            (bundle / "findings.json").write_text(json.dumps([f.to_dict() for f in found], indent=2) + "\n")
+            (bundle / "report.txt").write_text(doctor.report_text(found) + "\n")
+        if json_output:
+            click.echo(json.dumps({"findings": [f.to_dict() for f in found], "run_problems": problems,
+                                   "bundle": str(bundle) if output_dir else None,
+                                   "artifacts_dir": result.artifacts_dir}, indent=2))
+        else:
+            click.echo(doctor.report_text(found) if found else "no material gathered")
+            for p in problems:
+                click.echo(f"run problem: {p}")
+            if output_dir is not None:
+                click.echo(f"support bundle: {bundle}")
+    finally:
+        if output_dir is None:
+            shutil.rmtree(bundle, ignore_errors=True)
+    errors = any(f.severity == "error" for f in found)
+    sys.exit(EXIT_FAILED if errors or problems or not found else EXIT_OK)
+
+
+__all__ = ["doctor_cmd", "gather", "EXIT_BAD_INPUT"]

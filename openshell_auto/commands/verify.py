@@ -1,0 +1,58 @@
+"""`openshell-auto verify`: pass/fail table per check per host, from playbooks/verify.yml."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from openshell_auto.commands.doctor import gather, run_failures
+from openshell_auto.errors import EXIT_FAILED, EXIT_OK
+
+
+@click.command("verify")
+@click.option("-i", "--inventory", type=click.Path(path_type=Path), required=True, help="YAML inventory file.")
+@click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups.")
+@click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Set a variable.")
+@click.option("--json", "json_output", is_flag=True, help="Print the checks as JSON.")
+@click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=None,
+              help="Keep the gathered material and the result in DIR.")
+@click.option("-v", "--verbose", "verbosity", count=True, help="More Ansible output in the artifacts.")
+@click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR", help="Parent of the run directory.")
+def verify_cmd(inventory: Path, limit: str | None, extra_vars: tuple[str, ...], json_output: bool,
+               output_dir: Path | None, verbosity: int, artifacts_dir: Path | None) -> None:
+    """Check every GPU host and the cluster end to end, including a GPU smoke pod
+    (nvidia-smi -L, no runtimeClassName, deleted afterwards). Exit 1 on any failed check."""
+    from openshell_auto import verify
+
+    bundle = output_dir or Path(tempfile.mkdtemp(prefix="openshell-verify-"))
+    try:
+        materials, result = gather("verify.yml", inventory=inventory, bundle=bundle,
+                                   output_vars=["openshell_doctor_output_dir", "openshell_verify_output_dir"],
+                                   limit=limit, extra_vars=extra_vars, verbosity=verbosity,
+                                   json_output=json_output, artifacts_dir=artifacts_dir)
+        smoke_file = bundle / "smoke.json"
+        smoke = json.loads(smoke_file.read_text()) if smoke_file.is_file() else None
+        for m in materials.values():
+            if m.get("cluster") is not None:
+                m["cluster"]["smoke"] = smoke
+        checks = verify.evaluate(materials) if materials else []
+        problems = run_failures(result)
+        if output_dir is not None:
+            (bundle / "verify.json").write_text(verify.to_json(checks) + "\n")
+        if json_output:
+            data = json.loads(verify.to_json(checks))
+            data.update(run_problems=problems, artifacts_dir=result.artifacts_dir)
+            click.echo(json.dumps(data, indent=2))
+        else:
+            click.echo(verify.table_text(checks) if checks else "no material gathered")
+            for p in problems:
+                click.echo(f"run problem: {p}")
+    finally:
+        if output_dir is None:
+            shutil.rmtree(bundle, ignore_errors=True)
+    sys.exit(EXIT_OK if verify.passed(checks) and not problems else EXIT_FAILED)
