@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "provision": "openshell_auto.commands.provision:provision",
     "render": "openshell_auto.commands.render:render",
     "sandbox": "openshell_auto.commands.sandbox:sandbox_group",
+    "verify": "openshell_auto.commands.verify:verify_cmd",
+    "doctor": "openshell_auto.commands.doctor:doctor_cmd",
 }
 
 
