@@ -142,7 +142,9 @@ def make_progress(console: Console, playbook: str, quiet: bool) -> PlainProgress
     if quiet:
         return None
     if console.is_terminal:
-        return LiveProgress(console, playbook)
+        from pathlib import Path
+
+        return LiveProgress(console, Path(playbook).name)
     return PlainProgress(console.file)
 
 

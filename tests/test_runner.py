@@ -33,7 +33,8 @@ def test_successful_run_counts_per_host(local_inventory: Path, tmp_path: Path) -
     assert run_dir.parent == (tmp_path / "runs").resolve()
     assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
     assert (run_dir / "job_events").is_dir() and (run_dir / "stdout").is_file()
-    assert not (run_dir / "env").exists()  # suppress_env_files
+    # suppress_env_files: no envvars/extravars/passwords/cmdline files, only our non-secret settings
+    assert [p.name for p in (run_dir / "env").iterdir()] == ["settings"]
 
 
 def test_failed_host_reports_task_and_message(local_inventory: Path, tmp_path: Path) -> None:
