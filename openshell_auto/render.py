@@ -11,7 +11,8 @@ facts) and `ansible_managed` is set as the template module sets it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,6 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
 
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
     from ansible.vars.hostvars import HostVars
     from ansible.vars.manager import VariableManager
 
@@ -107,53 +107,179 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     defaults = _role_files(loader, content.roles, "defaults")
     role_vars = _role_files(loader, content.roles, "vars")
 
-    errors: list[str] = []
-    rendered: list[RenderedHost] = []
-    selected = {id(entry): set(classified.select(entry.hosts)) for entry in entries}
-    for host_name in classified.hosts:
-        item = RenderedHost(host_name, classified.roles_of(host_name))
-        rendered.append(item)
-        host_entries = [e for e in entries if host_name in selected[id(e)]]
-        if not host_entries:
-            continue
-        host = manager.get_host(host_name)
-        host_vars = variable_manager.get_vars(host=host, include_hostvars=True)
-        all_vars: dict[str, Any] = {**defaults, **host_vars, **role_vars, **trusted_extra}
-        all_vars.setdefault("ansible_facts", {})
-        all_vars.update({
-            "__openshell_is_server": host_name in classified.servers,
-            "__openshell_is_agent": host_name in classified.agents,
-            "__openshell_is_gpu": host_name in classified.gpu_hosts,
-        })
-        templar = Templar(loader=loader, variables=all_vars)
-        for entry in host_entries:
-            label = f"host {host_name}: {entry.role}/templates/{entry.template}"
-            source = content.roles / entry.role / "templates" / entry.template
-            if not source.is_file():
-                errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
-                continue
-            try:
-                dest = str(templar.template(trust_as_template(entry.dest))).strip()
-            except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
-                errors.append(f"{label}: field dest `{entry.dest}`: {_one_line(exc)}")
-                continue
-            if not dest.startswith("/"):
-                errors.append(f"{label}: field dest rendered to `{dest}`, not an absolute path; "
-                              "fix the role variable or the RENDERED_FILES entry")
-                continue
-            try:
-                text = render_template(loader, templar, all_vars, source, dest)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"{label}: {_one_line(exc)}")
-                continue
-            target = outdir / host_name / dest.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            target.chmod(0o600)  # rendered files may hold tokens
-            item.files.append((dest, target))
+    context = _Context(loader=loader, manager=manager, variable_manager=variable_manager, defaults=defaults,
+                       role_vars=role_vars, extra=trusted_extra, classified=classified, roles=content.roles,
+                       outdir=outdir, entries=entries,
+                       selected={i: set(classified.select(e.hosts)) for i, e in enumerate(entries)})
+    work = [h for h in classified.hosts if any(h in context.selected[i] for i in range(len(entries)))]
+    with compile_cache():
+        if _workers(context, work) > 1:
+            results = _run_parallel(context, work)
+        else:
+            results = [_render_host(context, h) for h in work]
+    by_host = {host: (files, errors) for host, files, errors in results}
+    errors = [e for host in work for e in by_host[host][1]]
     if errors:
         raise RenderError(errors)
+    rendered = [RenderedHost(h, classified.roles_of(h), [(d, Path(p)) for d, p in by_host.get(h, ([], []))[0]])
+                for h in classified.hosts]
     return RenderResult(outdir=outdir, inventory=inventory_path, hosts=rendered)
+
+
+@contextmanager
+def compile_cache() -> Iterator[None]:
+    """Compile each template source once per render instead of once per host.
+
+    Jinja's `Environment.compile` (lex, parse, generate Python) is a pure function of the source
+    and the environment's syntax settings; Ansible re-runs it for every host. While this context
+    is active, identical compiles reuse the code object; the template is still bound to the
+    calling environment (filters, search path, variables), so results do not change. Falls back
+    to no cache if ansible-core's internals differ.
+    """
+    try:
+        from ansible._internal._templating import _jinja_bits
+    except ImportError:  # pragma: no cover - other ansible-core
+        yield
+        return
+    env_class = _jinja_bits.AnsibleEnvironment
+    compile_context = getattr(_jinja_bits, "_TemplateCompileContext", None)
+    debug_context = getattr(_jinja_bits, "_CompileStateSmugglingCtx", None)
+    if compile_context is None or debug_context is None or "compile" in env_class.__dict__:
+        yield
+        return
+    original = env_class.compile
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def cached_compile(self: Any, source: Any, name: str | None = None, filename: str | None = None,
+                       raw: bool = False, defer_init: bool = False) -> Any:
+        if raw or not isinstance(source, str) or debug_context.current(optional=True) is not None:
+            return original(self, source, name, filename, raw, defer_init)
+        current = compile_context.current(optional=True)
+        key = (str(source), name, filename, defer_init, getattr(current, "escape_backslashes", None),
+               self.block_start_string, self.block_end_string, self.variable_start_string,
+               self.variable_end_string, self.comment_start_string, self.comment_end_string,
+               self.line_statement_prefix, self.line_comment_prefix, self.trim_blocks, self.lstrip_blocks,
+               self.newline_sequence, self.keep_trailing_newline, self.optimized, self.is_async,
+               repr(self.autoescape), tuple(sorted(self.extensions)), type(self))
+        if key not in cache:
+            cache[key] = original(self, source, name, filename, raw, defer_init)
+        return cache[key]
+
+    env_class.compile = cached_compile  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del env_class.compile  # back to jinja2.Environment.compile
+
+
+@dataclass
+class _Context:
+    """Everything a (forked) worker needs to render hosts."""
+
+    loader: Any
+    manager: Any
+    variable_manager: Any
+    defaults: dict[str, Any]
+    role_vars: dict[str, Any]
+    extra: dict[str, Any]
+    classified: Any
+    roles: Path
+    outdir: Path
+    entries: list[Any]
+    selected: dict[int, set[str]]
+
+
+_HostResult = tuple[str, list[tuple[str, str]], list[str]]
+_WORKER_CONTEXT: _Context | None = None
+PARALLEL_MIN_FILES = 60  # below this, starting workers costs more than it saves
+
+
+def _workers(context: _Context, hosts: list[str]) -> int:
+    """Worker processes: $OPENSHELL_AUTO_RENDER_WORKERS, else one per CPU (max 8) for big renders."""
+    files = sum(len(s & set(hosts)) for s in context.selected.values())
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    wanted = os.environ.get("OPENSHELL_AUTO_RENDER_WORKERS", "")
+    if wanted.isdigit() and int(wanted) > 0:
+        cpus = int(wanted)
+    elif files < PARALLEL_MIN_FILES:
+        return 1
+    if "fork" not in _start_methods():
+        return 1
+    return max(1, min(cpus, 8, len(hosts)))
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
+def _worker(host: str) -> _HostResult:
+    assert _WORKER_CONTEXT is not None
+    return _render_host(_WORKER_CONTEXT, host)
+
+
+def _run_parallel(context: _Context, hosts: list[str]) -> list[_HostResult]:
+    """Render hosts in forked workers (they inherit the loaded inventory; results are small)."""
+    import multiprocessing
+
+    global _WORKER_CONTEXT  # noqa: PLW0603 - handed to forked children
+    _WORKER_CONTEXT = context
+    try:
+        with multiprocessing.get_context("fork").Pool(_workers(context, hosts)) as pool:
+            return pool.map(_worker, hosts, chunksize=max(1, len(hosts) // 16))
+    finally:
+        _WORKER_CONTEXT = None
+
+
+def _render_host(context: _Context, host_name: str) -> _HostResult:
+    """Render every selected entry for one host; write the files; return (host, files, errors)."""
+    from ansible.template import Templar, trust_as_template
+
+    classified = context.classified
+    files: list[tuple[str, str]] = []
+    errors: list[str] = []
+    host = context.manager.get_host(host_name)
+    host_vars = context.variable_manager.get_vars(host=host, include_hostvars=True)
+    all_vars: dict[str, Any] = {**context.defaults, **host_vars, **context.role_vars, **context.extra}
+    all_vars.setdefault("ansible_facts", {})
+    all_vars.update({
+        "__openshell_is_server": host_name in classified.servers,
+        "__openshell_is_agent": host_name in classified.agents,
+        "__openshell_is_gpu": host_name in classified.gpu_hosts,
+    })
+    templar = Templar(loader=context.loader, variables=all_vars)
+    for index, entry in enumerate(context.entries):
+        if host_name not in context.selected[index]:
+            continue
+        label = f"host {host_name}: {entry.role}/templates/{entry.template}"
+        source = context.roles / entry.role / "templates" / entry.template
+        if not source.is_file():
+            errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
+            continue
+        try:
+            dest = entry.dest
+            if any(marker in dest for marker in ("{{", "{%")):
+                dest = str(templar.template(trust_as_template(dest)))
+            dest = dest.strip()
+        except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
+            errors.append(f"{label}: field dest `{entry.dest}`: {_one_line(exc)}")
+            continue
+        if not dest.startswith("/"):
+            errors.append(f"{label}: field dest rendered to `{dest}`, not an absolute path; "
+                          "fix the role variable or the RENDERED_FILES entry")
+            continue
+        try:
+            text = render_template(context.loader, templar, all_vars, source, dest)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{label}: {_one_line(exc)}")
+            continue
+        target = context.outdir / host_name / dest.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        target.chmod(0o600)  # rendered files may hold tokens
+        files.append((dest, str(target)))
+    return host_name, files, errors
 
 
 def render_template(loader: Any, templar: Any, variables: dict[str, Any], source: Path, dest: str) -> str:

@@ -125,3 +125,28 @@ def test_real_registry_renders_for_the_example_inventory(tmp_path: Path) -> None
             assert dest.startswith("/")
             assert written == tmp_path / "out" / host.host / dest.lstrip("/")
             assert written.is_file()
+
+
+def test_compile_cache_and_workers_do_not_change_output(fake_content: paths.ContentPaths, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         write_inventory: Callable[..., Path]) -> None:
+    hosts = "\n".join(f"        a{i}: {{openshell_gpu: {str(i % 2 == 0).lower()}}}" for i in range(12))
+    inventory = write_inventory(
+        "all:\n  children:\n    openshell_servers:\n      hosts:\n        s1: {ansible_host: 192.0.2.1}\n"
+        f"    openshell_agents:\n      hosts:\n{hosts}\n")
+    monkeypatch.setenv("OPENSHELL_AUTO_RENDER_WORKERS", "2")
+    render_inventory(inventory, tmp_path / "fast")
+    import contextlib
+
+    from openshell_auto import render
+
+    monkeypatch.setattr(render, "compile_cache", contextlib.nullcontext)
+    monkeypatch.setenv("OPENSHELL_AUTO_RENDER_WORKERS", "1")
+    render_inventory(inventory, tmp_path / "plain")
+    fast, plain = _files(tmp_path / "fast"), _files(tmp_path / "plain")
+    assert fast == plain and len(fast) == 13 + 6 + 1
+    for name in fast:
+        assert (tmp_path / "fast" / name).read_text() == (tmp_path / "plain" / name).read_text(), name
+    from ansible._internal._templating._jinja_bits import AnsibleEnvironment
+
+    assert "compile" not in AnsibleEnvironment.__dict__  # the cache is removed after a render

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Print start-up and render figures for openshell-auto (a benchmark, not a test).
+
+Usage: .venv/bin/python bench/bench.py [--runs N]
+Figures (median of N runs, wall clock, each a fresh process as a user would run it):
+  - `openshell-auto --help`                           target < 0.5 s (ansible imported lazily)
+  - `openshell-auto render` on the example inventory
+  - `openshell-auto render` on a generated 200-host inventory    target < 5 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli() -> list[str]:
+    script = Path(sys.executable).parent / "openshell-auto"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "openshell_auto"]
+
+
+def generated_inventory(path: Path, hosts: int = 200, servers: int = 3) -> Path:
+    """servers k3s servers + (hosts - servers) agents, every second agent a GPU host."""
+    lines = ["---", "all:", "  vars:", "    ansible_user: root", "  children:", "    openshell_servers:",
+             "      hosts:"]
+    lines += [f"        server{i:03d}: {{ansible_host: 10.0.0.{i + 1}}}" for i in range(servers)]
+    lines += ["    openshell_agents:", "      hosts:"]
+    for i in range(hosts - servers):
+        gpu = ", openshell_gpu: true" if i % 2 == 0 else ""
+        lines.append(f"        agent{i:03d}: {{ansible_host: 10.0.{1 + i // 250}.{1 + i % 250}{gpu}}}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def timed(cmd: list[str], runs: int) -> tuple[float, float, str]:
+    times: list[float] = []
+    out = ""
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+        times.append(time.perf_counter() - start)
+        if proc.returncode != 0:
+            sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        out = proc.stdout
+    return statistics.median(times), min(times), out
+
+
+SYNTH_TEMPLATE = """# {{ ansible_managed }}
+{% set cfg = {'node-name': inventory_hostname, 'server': 'https://' ~ hostvars[openshell_first_server].ansible_host
+   ~ ':6443'} | combine(synth_extra) %}
+{{ cfg | to_nice_yaml }}
+token: {{ synth_token | b64encode }}
+gpu: {{ inventory_hostname in groups['openshell_role_gpu'] }}
+"""
+
+
+def synthetic_render(inventory: Path, outdir: Path, templates: int) -> tuple[float, int]:
+    """In-process render of `templates` synthetic role templates per host (Ansible filters,
+    hostvars, dynamic groups), so the figure reflects per-file cost before roles register files."""
+    import shutil
+
+    sys.path.insert(0, str(REPO))
+    from openshell_auto import paths
+    from openshell_auto.render import render_inventory
+    from openshell_auto.rendered_files import RenderedFile
+
+    root = outdir.parent / "synthetic-content"
+    shutil.copytree(REPO / "roles" / "openshell", root / "roles" / "openshell")
+    role = root / "roles" / "synth"
+    (role / "templates").mkdir(parents=True)
+    (role / "defaults").mkdir()
+    (role / "defaults" / "main.yml").write_text("---\nsynth_extra: {a: 1}\nsynth_token: t0k3n\n")
+    (role / "templates" / "cfg.j2").write_text(SYNTH_TEMPLATE)
+    shutil.copy(REPO / "ansible.cfg", root / "ansible.cfg")
+    content = paths.ContentPaths(root)
+    paths.content = lambda: content  # type: ignore[assignment]
+    registry = [RenderedFile("synth", "cfg.j2", f"/etc/synth/{n}.yaml", "all", "synthetic")
+                for n in range(templates)]
+    start = time.perf_counter()
+    result = render_inventory(inventory, outdir, registry=registry)
+    return time.perf_counter() - start, result.file_count
+
+
+def count_files(root: Path) -> int:
+    return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--synthetic-templates", type=int, default=4,
+                        help="templates per host for the in-process synthetic render figure")
+    args = parser.parse_args()
+    base = cli()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"runs per figure: {args.runs} (median, min)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        med, low, _ = timed([*base, "--help"], args.runs)
+        print(f"openshell-auto --help:               median {med:.3f} s  min {low:.3f} s  (target < 0.5 s)"
+              f"  {'OK' if med < 0.5 else 'SLOW'}")
+        out = tmpdir / "example"
+        med, low, _ = timed([*base, "render", "-o", str(out)], args.runs)
+        print(f"render example inventory (3 hosts):  median {med:.3f} s  min {low:.3f} s  "
+              f"files {count_files(out)}")
+        inventory = generated_inventory(tmpdir / "hosts-200.yml")
+        out = tmpdir / "big"
+        med, low, _ = timed([*base, "render", "-i", str(inventory), "-o", str(out)], args.runs)
+        print(f"render 200-host inventory:           median {med:.3f} s  min {low:.3f} s  "
+              f"files {count_files(out)}  (target < 5 s)  {'OK' if med < 5 else 'SLOW'}")
+        seconds, files = synthetic_render(inventory, tmpdir / "synthetic", args.synthetic_templates)
+        print(f"in-process render, 200 hosts x {args.synthetic_templates} synthetic templates: {seconds:.3f} s  "
+              f"files {files}  ({1000 * seconds / max(files, 1):.2f} ms/file)")
+
+
+if __name__ == "__main__":
+    main()
