@@ -72,7 +72,7 @@ gpu: {{ inventory_hostname in groups['openshell_role_gpu'] }}
 """
 
 
-def synthetic_render(inventory: Path, outdir: Path, templates: int) -> tuple[float, int]:
+def synthetic_render(inventory: Path, outdir: Path, templates: int) -> tuple[float, float, int]:
     """In-process render of `templates` synthetic role templates per host (Ansible filters,
     hostvars, dynamic groups), so the figure reflects per-file cost before roles register files."""
     import shutil

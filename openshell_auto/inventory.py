@@ -44,7 +44,7 @@ class _LineDict(dict):  # type: ignore[type-arg]
     line: int
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     pass
 
 

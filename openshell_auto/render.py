@@ -165,7 +165,7 @@ def compile_cache() -> Iterator[None]:
             cache[key] = original(self, source, name, filename, raw, defer_init)
         return cache[key]
 
-    env_class.compile = cached_compile  # type: ignore[method-assign]
+    env_class.compile = cached_compile
     try:
         yield
     finally:

@@ -102,11 +102,11 @@ class EventCollector:
                 message=failure_message(data.get("res") or {}), unreachable=kind == "runner_on_unreachable")
         elif kind == "playbook_on_stats":
             for source, name in _STATS_FIELDS.items():
-                for host, count in (data.get(source) or {}).items():
-                    self.stats.setdefault(host, dict.fromkeys(STAT_KEYS, 0))[name] = int(count)
-        host = data.get("host")
-        if host:
-            self.seen_hosts.setdefault(str(host), None)
+                for stat_host, count in (data.get(source) or {}).items():
+                    self.stats.setdefault(str(stat_host), dict.fromkeys(STAT_KEYS, 0))[name] = int(count)
+        event_host = data.get("host")
+        if event_host:
+            self.seen_hosts.setdefault(str(event_host), None)
         if self.display is not None:
             self.display(event)
         return True  # keep the event in the artifacts
