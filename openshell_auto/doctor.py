@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from openshell_auto import cdi
 from openshell_auto.readiness import GPU_RESOURCE, QuantityError, parse_quantity
 
 TOOLKIT_BASE = "nvidia-container-toolkit-base"
@@ -431,23 +432,6 @@ def spec_devices(spec_text: str | None) -> tuple[str | None, list[str], str]:
     return kind, names, ""
 
 
-def duplicate_devices(specs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, list[str]]]:
-    """(directory, qualified name, files) for each device defined twice in one spec directory.
-
-    Uses openshell_auto.cdi when it offers `duplicate_names`, else the same rule directly:
-    the same fully qualified device in two spec files of one priority (directory) is an error."""
-    per_dir: dict[tuple[str, str], list[str]] = {}
-    for spec in specs:
-        path = str(spec.get("path") or "")
-        kind, names, _problem = spec_devices(spec.get("content"))
-        if not kind:
-            continue
-        directory = str(Path(path).parent)
-        for name in dict.fromkeys(names):
-            per_dir.setdefault((directory, f"{kind}={name}"), []).append(path)
-    return [(d, n, files) for (d, n), files in sorted(per_dir.items()) if len(files) > 1]
-
-
 # ============================================================================ findings
 def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list[Finding]:
     host = str(m.get("host"))
@@ -535,17 +519,20 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
             )
     # --- spec files
     specs = m.get("cdi_specs") or []
+    by_dir: dict[str, list[tuple[str, Any]]] = {}
     for spec in specs:
-        kind, _names, problem = spec_devices(spec.get("content"))
+        path = str(spec.get("path") or "")
+        _kind, _names, problem = spec_devices(spec.get("content"))
         if problem:
-            add("error", "cdi-spec-file", f"{spec.get('path')}: {problem}; fix or remove the file")
-    for directory, name, files in duplicate_devices(specs):
-        add(
-            "error",
-            "cdi-duplicate",
-            f"{name} is defined twice in {directory} ({', '.join(files)}); the runtime refuses duplicate devices: "
-            "remove the stale file",
-        )
+            add("error", "cdi-spec-file", f"{path}: {problem}; fix or remove the file")
+            continue
+        parsed = cdi.load_spec_text(str(spec.get("content")))
+        for msg in cdi.validate_spec(parsed, path):
+            add("error", "cdi-spec-file", msg)
+        by_dir.setdefault(str(Path(path).parent), []).append((path, parsed))
+    for directory in sorted(by_dir):
+        for msg in cdi.duplicate_names(by_dir[directory]):
+            add("error", "cdi-duplicate", msg)
     if count and not specs:
         add("error", "cdi-spec-file", f"no CDI spec files in {' or '.join(CDI_DIRS)}; {GENERATE_HINT.format(strategy=strategy)}")
     # --- refresh units

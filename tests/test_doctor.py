@@ -292,3 +292,10 @@ def test_load_bundle(tmp_path: Path, healthy: dict[str, Any]) -> None:
         (tmp_path / "hosts" / f"{name}.json").write_text(json.dumps(m))
     assert doctor.load_bundle(tmp_path) == healthy
     assert copy.deepcopy(healthy) == healthy
+
+
+def test_spec_rules_from_cdi_module(healthy: dict[str, Any]) -> None:
+    spec = healthy["server1"]["cdi_specs"][0]
+    spec["content"] = spec["content"].replace("cdiVersion: 0.5.0", "cdiVersion: 9.9.9")
+    f = _one(doctor.findings(healthy), "cdi-spec-file")
+    assert "/var/run/cdi/nvidia.yaml" in f.message and "9.9.9" in f.message
