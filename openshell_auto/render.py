@@ -100,7 +100,7 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
         manager.add_group(group)
         for host in members:
             manager.add_host(host, group=group)
-    variable_manager = VariableManager(loader=loader, inventory=manager)
+    variable_manager = _caching_variable_manager(VariableManager)(loader=loader, inventory=manager)
     HostVars(inventory=manager, variable_manager=variable_manager, loader=loader)  # registers `hostvars`
     trusted_extra = _trust(variables)
     variable_manager._extra_vars = trusted_extra  # noqa: SLF001 - what `-e` sets in ansible-playbook
@@ -124,6 +124,29 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     rendered = [RenderedHost(h, classified.roles_of(h), [(d, Path(p)) for d, p in by_host.get(h, ([], []))[0]])
                 for h in classified.hosts]
     return RenderResult(outdir=outdir, inventory=inventory_path, hosts=rendered)
+
+
+def _caching_variable_manager(base: type) -> type:
+    """A VariableManager that remembers `hostvars[<host>]` lookups for the render (nothing changes
+    variables during a render; templates look up e.g. the first server's vars once per file)."""
+
+    class CachingVariableManager(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._render_cache: dict[str, dict[str, Any]] = {}
+
+        def get_vars(self, play: Any = None, host: Any = None, task: Any = None, include_hostvars: bool = True,
+                     *args: Any, **kwargs: Any) -> dict[str, Any]:
+            if play is None and task is None and host is not None and not include_hostvars and not args \
+                    and not kwargs:
+                name = host.get_name()
+                if name not in self._render_cache:
+                    self._render_cache[name] = super().get_vars(host=host, include_hostvars=False)
+                return dict(self._render_cache[name])
+            result: dict[str, Any] = super().get_vars(play, host, task, include_hostvars, *args, **kwargs)
+            return result
+
+    return CachingVariableManager
 
 
 @contextmanager

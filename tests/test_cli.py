@@ -186,3 +186,17 @@ def test_ctrl_c_cancels_cleanly_with_exit_130(local_inventory: Path, tmp_path: P
     assert proc.returncode == 130, (stdout, stderr)
     assert "Traceback" not in stderr
     assert "canceled" in stdout or "interrupted" in stdout
+
+
+def test_options_reach_ansible_playbook(with_testrun: None, local_inventory: Path, tmp_path: Path) -> None:
+    result = invoke("testrun", "-i", str(local_inventory), "-l", "server1,gpu1", "-t", "always,x",
+                    "--skip-tags", "y", "--check", "--diff", "--forks", "3", "-e", "a=1", "--json",
+                    "--artifacts-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    run_dir = Path(json.loads(result.stdout)["artifacts_dir"])
+    command = json.loads((run_dir / "command").read_text())["command"]
+    joined = " ".join(command)
+    for part in ("--limit server1,gpu1", "--tags always,x", "--skip-tags y", "--check", "--diff", "--forks 3"):
+        assert part in joined
+    assert command[command.index("-e") + 1].startswith("@")  # extra vars only as a file
+    assert "a=1" not in joined
