@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import yaml
 
 from openshell_auto import readiness, sandbox
+from openshell_auto.errors import InputError
 
 
-def _fail(message: str) -> None:
-    click.echo(f"openshell-auto: {message}", err=True)
-    sys.exit(2)
+def _fail(message: str) -> NoReturn:
+    """Bad input: the CLI prints each line as `error: ...` and exits 2."""
+    raise InputError(message.splitlines())
 
 
 def _load_file(path: str) -> Any:
@@ -27,7 +28,6 @@ def _load_file(path: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         _fail(f"{path}: not valid YAML/JSON: {exc}")
-    return None  # unreachable
 
 
 @click.group("sandbox")
@@ -111,17 +111,14 @@ def ready_cmd(nodes_json: str, as_json: bool) -> None:
         text = sys.stdin.read() if nodes_json == "-" else Path(nodes_json).read_text(encoding="utf-8")
     except OSError as exc:
         _fail(f"{nodes_json}: cannot read ({exc.strerror})")
-        return
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         _fail(f"{nodes_json}: not JSON ({exc}); give the output of `kubectl get nodes -o json`")
-        return
     try:
         result = readiness.gpu_readiness(doc)
     except ValueError as exc:
         _fail(f"{nodes_json}: {exc}")
-        return
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
