@@ -176,3 +176,41 @@ def test_parse_extra_vars(item: str, expected: dict[str, object]) -> None:
 def test_parse_extra_vars_rejects(item: str, needle: str) -> None:
     with pytest.raises(InputError, match=needle):
         parse_extra_vars([item])
+
+
+def test_every_role_default_passes_its_own_argument_spec() -> None:
+    """No false positives: the roles' defaults are valid input (checked with the real roles)."""
+    from openshell_auto.inventory import VarBlock, check_variables
+    from openshell_auto.specs import load_specs
+
+    specs = load_specs()
+    assert "openshell" in specs.roles
+    for role in specs.roles.values():
+        block = VarBlock("group", f"defaults of {role.name}", role.path / "defaults" / "main.yml", role.defaults)
+        assert check_variables([block], specs) == [], role.name
+
+
+def test_misspelt_option_of_every_role_is_caught(write_inventory: Callable[..., Path]) -> None:
+    from openshell_auto.specs import load_specs
+
+    specs = load_specs()
+    for role in specs.roles.values():
+        option = next((o for o in sorted(role.options) if len(o) > len(role.prefix) + 3), None)
+        if option is None:
+            continue
+        typo = option[:-2] + option[-1] + option[-2]  # swap the last two letters
+        if typo in specs.known_names():
+            continue
+        path = write_inventory(f"""
+            all:
+              vars:
+                {typo}: x
+              children:
+                openshell_servers:
+                  hosts:
+                    s1:
+            """)
+        with pytest.raises(InputError) as info:
+            load_inventory(path)
+        assert f"field {typo}: unknown variable of role {specs.owner(typo).name}" in info.value.messages[0]  # type: ignore[union-attr]
+        assert f"did you mean `{option}`" in info.value.messages[0]
