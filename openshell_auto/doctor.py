@@ -467,6 +467,8 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
         add("error", "driver", f"no NVIDIA driver found (nvidia-smi: {why or 'failed'}); install the driver and reboot or load nvidia.ko")
     if count == 0:
         add("error", "driver", "no GPU device nodes (/dev/nvidia0...) and nvidia-smi lists no GPU")
+    elif drv is not None:
+        add("info", "driver", f"driver {drv}, {count} GPU(s)")
     devs = set(map(str, m.get("dev_nodes") or []))
     if count and "/dev/nvidia-uvm" not in devs:
         add("warning", "driver", "/dev/nvidia-uvm is missing: CUDA programs fail; run `nvidia-modprobe -u -c=0` or load nvidia-uvm")
@@ -631,8 +633,15 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
             f"the logs of job {HELM_JOB} in kube-system",
         )
         job = _cmd(cluster, "helm_job_logs", cluster)
-        if job and (job.get("stdout") or job.get("stderr")):
-            add("info", "helm-job", f"{HELM_JOB} log tail: {_tail(job.get('stdout') or job.get('stderr', ''), 3)}")
+        if _ok(job) and job.get("stdout"):  # type: ignore[union-attr]
+            add("info", "helm-job", f"{HELM_JOB} log tail: {_tail(job['stdout'], 3)}")  # type: ignore[index]
+        elif job is not None:
+            add(
+                "error",
+                "helm-job",
+                f"no logs of job {HELM_JOB} in kube-system ({_tail(job.get('stderr', ''), 1) or 'no output'}): k3s has not "
+                "run the chart; check that the HelmChart manifest is in /var/lib/rancher/k3s/server/manifests",
+            )
     for ds in dss:
         desired, ready = int(ds.get("desired") or 0), int(ds.get("ready") or 0)
         if desired == 0:

@@ -159,6 +159,8 @@ def test_no_daemonset_shows_helm_job_log(healthy: dict[str, Any]) -> None:
     found = doctor.findings(healthy)
     assert "no device-plugin DaemonSet" in _one(found, "device-plugin").message
     assert "INSTALLATION FAILED" in _one(found, "helm-job", "info").message
+    cl["commands"]["helm_job_logs"].update(rc=1, stdout="", stderr="error: no pods or jobs found for job/helm-install-nvidia-device-plugin")
+    assert "k3s has not run the chart" in _one(doctor.findings(healthy), "helm-job").message
 
 
 def test_list_strategy_from_helmchart_when_env_absent(healthy: dict[str, Any]) -> None:
