@@ -278,7 +278,12 @@ def containerd_summary(text: Any, path: str = CONTAINERD_CONFIG) -> dict[str, An
                     walk(v)
 
     walk(data)
-    lines = [line.strip() for line in text.splitlines() if "nvidia" in line.lower()][:20]
+    # Only section headers and runtime keys: a value line could be a registry password.
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if "nvidia" in line.lower() and re.match(r"\s*(\[|BinaryName\s*=|runtime_type\s*=)", line)
+    ][:20]
     nvidia = "nvidia" in runtimes if parsed else any(re.search(r'runtimes\.["\']?nvidia["\']?\]', line) for line in lines)
     return {"path": path, "exists": True, "parsed": parsed, "runtimes": runtimes, "nvidia": nvidia, "lines": lines}
 

@@ -128,6 +128,8 @@ def test_containerd_summary_finds_handler_and_drops_secrets(fname: str) -> None:
     assert summary["runtimes"]["nvidia"]["binary"] == "/usr/bin/nvidia-container-runtime"
     assert set(summary["runtimes"]) == {"runc", "nvidia"}
     assert "s3cr3t" not in json.dumps(summary)
+    leaky = (DATA / fname).read_text() + '\n[x.auth]\n  password = "nvidia-s3cr3t"\n'
+    assert "s3cr3t" not in json.dumps(doctor.containerd_summary(leaky))
 
 
 def test_containerd_summary_unparseable_falls_back_to_lines() -> None:
