@@ -630,12 +630,40 @@ def parse_extra_vars(items: Iterable[str]) -> dict[str, Any]:
     return result
 
 
+def extra_vars_sources(items: Iterable[str]) -> list[dict[str, Any] | Path]:
+    """The -e arguments for the run, in order: inline KEY=VALUE / JSON items as mappings, and
+    `@file` as the file's absolute Path when it holds `!vault` values (Ansible decrypts them;
+    re-serialising would lose the tag). Call `parse_extra_vars` first to validate."""
+    sources: list[dict[str, Any] | Path] = []
+    for item in items:
+        if item.startswith("@"):
+            file = Path(item[1:]).expanduser().resolve()
+            data = load_yaml(file, "extra vars")
+            if isinstance(data, dict) and _has_no_vault(data):
+                sources.append(_plain(data))
+            elif data is not None:
+                sources.append(file)
+        else:
+            sources.append(parse_extra_vars([item]))
+    return sources
+
+
+def _has_no_vault(value: Any) -> bool:
+    """False when any value inside is a !vault / !unsafe scalar."""
+    if isinstance(value, _Opaque):
+        return False
+    if isinstance(value, dict):
+        return all(_has_no_vault(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_has_no_vault(v) for v in value)
+    return True
+
+
 def _plain(value: Any) -> Any:
-    """Drop the line-tracking subclasses so values are plain dicts (JSON-serialisable)."""
+    """Drop the line-tracking subclasses so values are plain dicts (JSON-serialisable).
+    !vault/!unsafe scalars stay `_Opaque` (a str) so validation keeps skipping them."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, _Opaque):
-        return str(value)
     return value

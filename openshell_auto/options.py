@@ -95,7 +95,7 @@ def execute_playbook(
     """
     from rich.console import Console
 
-    from openshell_auto.inventory import load_inventory, parse_extra_vars
+    from openshell_auto.inventory import extra_vars_sources, load_inventory, parse_extra_vars
     from openshell_auto.progress import make_progress, print_summary
     from openshell_auto.runner import run_playbook
 
@@ -115,7 +115,7 @@ def execute_playbook(
     progress = make_progress(console, playbook, quiet=json_output)
     with progress if progress is not None else _nullcontext():
         result = run_playbook(playbook, inventory, limit=limit, tags=tags, skip_tags=skip_tags,
-                              extra_vars=variables, check=check, diff=diff, forks=forks, verbosity=verbosity,
+                              extra_vars=extra_vars_sources(extra_vars), check=check, diff=diff, forks=forks, verbosity=verbosity,
                               runs_dir=artifacts_dir, display=progress)
     if json_output:
         print(json.dumps(result.to_json(), indent=2))

@@ -175,11 +175,14 @@ def write_extra_vars(extra_vars: Mapping[str, Any]) -> Path:
     return Path(name)
 
 
-def build_cmdline(*, extra_vars_file: Path | None, tags: str | None, skip_tags: str | None, check: bool,
+ExtraVars = Mapping[str, Any] | Sequence[Mapping[str, Any] | Path]
+
+
+def build_cmdline(*, extra_vars_files: Sequence[Path], tags: str | None, skip_tags: str | None, check: bool,
                   diff: bool) -> list[str]:
     args: list[str] = []
-    if extra_vars_file is not None:
-        args += ["-e", f"@{extra_vars_file}"]
+    for file in extra_vars_files:
+        args += ["-e", f"@{file}"]
     if tags:
         args += ["--tags", tags]
     if skip_tags:
@@ -224,7 +227,7 @@ def run_playbook(
     limit: str | None = None,
     tags: str | None = None,
     skip_tags: str | None = None,
-    extra_vars: Mapping[str, Any] | None = None,
+    extra_vars: ExtraVars | None = None,
     check: bool = False,
     diff: bool = False,
     forks: int | None = None,
@@ -233,6 +236,10 @@ def run_playbook(
     display: EventHandler | None = None,
 ) -> RunResult:
     """Run a playbook with ansible-runner; return per-host stats and failures.
+
+    `extra_vars` is a mapping, or a sequence of mappings and Paths in `-e` order (see
+    `inventory.extra_vars_sources`): mappings are written to 0600 temp files outside the
+    artifacts and deleted afterwards, Paths (the user's own vars files) are passed as `-e @path`.
 
     The caller validates the inventory first (`inventory.load_inventory`). Artifacts land in
     a new per-run directory under `runs_dir` (default: `default_runs_dir()`).
@@ -251,7 +258,19 @@ def run_playbook(
     # that file is missing): poll cancel_callback every second instead of every 5 s. No secrets here.
     (run_dir / "env").mkdir(mode=0o700)
     (run_dir / "env" / "settings").write_text("---\npexpect_timeout: 1\n", encoding="utf-8")
-    extra_file = write_extra_vars(extra_vars) if extra_vars else None
+    temp_files: list[Path] = []
+    extra_files: list[Path] = []
+    try:
+        for chunk in _extra_vars_chunks(extra_vars):
+            if isinstance(chunk, Path):
+                extra_files.append(chunk)
+            else:
+                temp_files.append(write_extra_vars(chunk))
+                extra_files.append(temp_files[-1])
+    except BaseException:
+        for file in temp_files:
+            file.unlink(missing_ok=True)
+        raise
     collector = EventCollector(display)
     started = time.monotonic()
     try:
@@ -267,7 +286,7 @@ def run_playbook(
                 forks=forks,
                 verbosity=verbosity or None,
                 cmdline=" ".join(_quote(a) for a in build_cmdline(
-                    extra_vars_file=extra_file, tags=tags, skip_tags=skip_tags, check=check, diff=diff)) or None,
+                    extra_vars_files=extra_files, tags=tags, skip_tags=skip_tags, check=check, diff=diff)) or None,
                 envvars=_envvars(content),
                 event_handler=collector,
                 cancel_callback=interrupt.cancelled,
@@ -275,8 +294,8 @@ def run_playbook(
                 quiet=True,
             )
     finally:
-        if extra_file is not None:
-            extra_file.unlink(missing_ok=True)
+        for file in temp_files:
+            file.unlink(missing_ok=True)
         _scrub_command_env(run_dir)
     duration = time.monotonic() - started
     status = str(runner.status)
@@ -298,6 +317,16 @@ def run_playbook(
     return RunResult(playbook=str(playbook.name), status=status, rc=rc, exit_code=exit_code,
                      artifacts_dir=str(run_dir), hosts=hosts, failures=failures, duration_s=duration,
                      message=message)
+
+
+def _extra_vars_chunks(extra_vars: ExtraVars | None) -> list[Mapping[str, Any] | Path]:
+    """Extra vars in command-line order: mappings go to 0600 temp files, Paths (the user's own
+    `-e @file`, e.g. with !vault values) are passed as they are."""
+    if not extra_vars:
+        return []
+    if isinstance(extra_vars, Mapping):
+        return [extra_vars]
+    return [item for item in extra_vars if isinstance(item, Path) or item]
 
 
 def _envvars(content: paths.ContentPaths) -> dict[str, str]:

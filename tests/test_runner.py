@@ -95,3 +95,27 @@ def test_failure_message_prefers_msg_then_stderr() -> None:
     assert runner.failure_message({"msg": "boom\n  twice"}) == "boom twice"
     assert runner.failure_message({"stderr": "E: x"}) == "E: x"
     assert runner.failure_message({"results": [{"failed": False}, {"failed": True, "msg": "item 2"}]}) == "item 2"
+
+
+def test_extra_vars_keep_command_line_order(local_inventory: Path, tmp_path: Path) -> None:
+    user_file = tmp_path / "mine.yml"
+    user_file.write_text("---\nfrom_file: 1\n")
+    result = runner.run_playbook(TEST_PLAYBOOK, local_inventory, extra_vars=[{"a": "1"}, user_file, {"b": "2"}],
+                                 runs_dir=tmp_path / "runs")
+    assert result.exit_code == EXIT_OK
+    command = json.loads((Path(result.artifacts_dir) / "command").read_text())["command"]
+    files = [command[i + 1][1:] for i, arg in enumerate(command) if arg == "-e"]
+    assert len(files) == 3 and files[1] == str(user_file)
+    assert not Path(files[0]).exists() and not Path(files[2]).exists()  # temp files removed
+
+
+def test_vaulted_extra_vars_file_is_passed_by_path(tmp_path: Path) -> None:
+    from openshell_auto.inventory import extra_vars_sources, parse_extra_vars
+
+    vaulted = tmp_path / "vault.yml"
+    vaulted.write_text("---\nopenshell_gpu: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n")
+    plain = tmp_path / "plain.yml"
+    plain.write_text("---\nopenshell_gpu: true\n")
+    items = ["x=1", f"@{vaulted}", f"@{plain}"]
+    assert parse_extra_vars(items)["x"] == "1"  # validation still sees every item
+    assert extra_vars_sources(items) == [{"x": "1"}, vaulted.resolve(), {"openshell_gpu": True}]
