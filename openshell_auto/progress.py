@@ -125,8 +125,8 @@ class LiveProgress:
                 host, state, _ = result
                 self.states[host] = state
                 counts = self.counts.setdefault(host, {})
-                counts[state if state != "changed" else "changed"] = counts.get(state, 0) + 1
-                if state == "changed":
+                counts[state] = counts.get(state, 0) + 1
+                if state == "changed":  # Ansible counts a changed result as ok too
                     counts["ok"] = counts.get("ok", 0) + 1
 
     def __enter__(self) -> LiveProgress:

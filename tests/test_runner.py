@@ -119,3 +119,34 @@ def test_vaulted_extra_vars_file_is_passed_by_path(tmp_path: Path) -> None:
     items = ["x=1", f"@{vaulted}", f"@{plain}"]
     assert parse_extra_vars(items)["x"] == "1"  # validation still sees every item
     assert extra_vars_sources(items) == [{"x": "1"}, vaulted.resolve(), {"openshell_gpu": True}]
+
+
+def test_live_panel_tracks_hosts_from_events() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from openshell_auto.progress import LiveProgress, PlainProgress
+
+    events = [
+        {"event": "playbook_on_play_start", "event_data": {"play": "Classify"}},
+        {"event": "playbook_on_task_start", "event_data": {"task": "Check"}},
+        {"event": "runner_on_ok", "event_data": {"host": "a", "res": {"changed": True}}},
+        {"event": "runner_on_failed", "event_data": {"host": "b", "res": {"msg": "bad layout"}}},
+        {"event": "runner_on_unreachable", "event_data": {"host": "c", "res": {"msg": "ssh: refused"}}},
+    ]
+    stream = StringIO()
+    console = Console(file=stream, width=100, force_terminal=False)
+    live = LiveProgress(console, "site.yml")
+    plain = PlainProgress(stream)
+    for event in events:
+        live(event)
+        plain(event)
+    assert live.play == "Classify" and live.task == "Check"
+    assert live.states == {"a": "changed", "b": "failed", "c": "unreachable"}
+    assert live.counts["a"] == {"changed": 1, "ok": 1}
+    console.print(live)
+    text = stream.getvalue()
+    for line in ("PLAY Classify", "  TASK Check", "    changed: a", "    failed: b: bad layout",
+                 "    unreachable: c: ssh: refused", "task: Check", "site.yml"):
+        assert line in text, line
