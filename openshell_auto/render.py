@@ -130,7 +130,7 @@ def _caching_variable_manager(base: type) -> type:
     """A VariableManager that remembers `hostvars[<host>]` lookups for the render (nothing changes
     variables during a render; templates look up e.g. the first server's vars once per file)."""
 
-    class CachingVariableManager(base):  # type: ignore[misc, valid-type]
+    class CachingVariableManager(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._render_cache: dict[str, dict[str, Any]] = {}
