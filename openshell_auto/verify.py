@@ -118,6 +118,10 @@ def _smoke_check(smoke: Mapping[str, Any] | None) -> Check:
         return Check("cluster", "smoke-pod", False, "smoke pod not run (no result)")
     if not smoke.get("ran"):
         return Check("cluster", "smoke-pod", False, f"smoke pod not run: {smoke.get('reason') or 'unknown reason'}")
+    apply = smoke.get("apply") or {}
+    if apply.get("rc") not in (0, None):
+        return Check("cluster", "smoke-pod", False,
+                     f"smoke pod not created: `kubectl apply` failed: {doctor._tail(apply.get('stderr', ''), 1) or 'no output'}")
     phase = smoke.get("phase")
     logs = (smoke.get("logs") or {}).get("stdout", "")
     gpu_lines = [line for line in logs.splitlines() if line.startswith("GPU ")]
@@ -125,8 +129,8 @@ def _smoke_check(smoke: Mapping[str, Any] | None) -> Check:
     if ok:
         detail = f"nvidia-smi -L: {gpu_lines[0].strip()}"
     else:
-        why = doctor._tail((smoke.get("apply") or {}).get("stderr", "") or (smoke.get("wait") or {}).get("stderr", ""), 1)
-        detail = f"phase {phase or 'unknown'}; " + (why or "no GPU line in the log")
+        why = doctor._tail((smoke.get("wait") or {}).get("stderr", "") or (smoke.get("logs") or {}).get("stderr", ""), 1)
+        detail = f"phase {phase or 'unknown'}; " + (why or f"no GPU line in the log ({doctor._tail(logs, 1) or 'empty'})")
     deleted = (smoke.get("delete") or {}).get("rc") == 0
     detail += "; deleted" if deleted else "; NOT deleted, remove it by hand"
     return Check("cluster", "smoke-pod", ok and deleted, detail)

@@ -79,9 +79,12 @@ def test_table_and_json(healthy: dict[str, Any]) -> None:
         (lambda m: m["server1"]["cluster"].update(smoke={"ran": False, "reason": "no node reports allocatable nvidia.com/gpu"}),
          "cluster", "smoke-pod", "smoke pod not run: no node reports"),
         (lambda m: m["server1"]["cluster"]["smoke"].update(phase="Failed", logs={"rc": 0, "stdout": "Failed to initialize NVML"}),
-         "cluster", "smoke-pod", "phase Failed"),
+         "cluster", "smoke-pod", "phase Failed; no GPU line in the log (Failed to initialize NVML)"),
         (lambda m: m["server1"]["cluster"]["smoke"].update(delete={"rc": 1, "stderr": "refused"}),
          "cluster", "smoke-pod", "NOT deleted"),
+        (lambda m: m["server1"]["cluster"]["smoke"].update(
+            apply={"rc": 1, "stderr": "error: pods \"x\" is forbidden: exceeded quota"}, delete={"rc": 1}),
+         "cluster", "smoke-pod", "not created: `kubectl apply` failed: error: pods"),
     ],
 )
 def test_each_failure_is_reported(healthy: dict[str, Any], mutate: Any, host: str, check: str, fragment: str) -> None:
