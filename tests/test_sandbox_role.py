@@ -122,3 +122,15 @@ def test_verify_smoke_pod_skipped_without_gpus(tmp_path: Path) -> None:
     smoke = json.loads((out / "smoke.json").read_text())
     assert smoke["ran"] is False and "not GPU-enabled" in smoke["reason"]
     assert "apply" not in (tmp_path / "state" / "calls.log").read_text()
+
+
+def test_doctor_playbook_changes_nothing_and_works_in_check_mode(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = _playbook(tmp_path, "doctor.yml", "gpu-on-one-of-three.json", {"openshell_doctor_output_dir": str(out)}, "--check")
+    assert run.returncode == 0, run.stdout + run.stderr
+    recap = _recap(run.stdout)
+    assert recap["changed"] == 0 and recap["failed"] == 0
+    material = json.loads((out / "hosts" / "srv1.json").read_text())
+    assert material["gpu"] is True and material["first_server"] is True
+    assert material["commands"]["cdi_list"]["rc"] != 0  # no toolkit on this machine: recorded, not fatal
+    assert [n["name"] for n in material["cluster"]["nodes"]] == ["srv1", "gpu1", "agent2"]
