@@ -38,7 +38,7 @@ def _playbook(tmp: Path, playbook: str, nodes: str, extra: dict[str, Any], *args
     inv.write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"srv1": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True}}}}}}))
     kubectl = [sys.executable, str(DOUBLE), "--nodes", str(NODES / nodes), "--state", str(tmp / "state")]
-    variables = {"gpu_sandbox_kubectl": kubectl, "openshell_verify_kubectl": kubectl,
+    variables = {"gpu_sandbox_kubectl": kubectl, "openshell_verify_kubectl": kubectl, "gpu_sandbox_ready_timeout": 0,
                  "openshell_doctor_kubectl": kubectl, **extra}
     (tmp / "vars.json").write_text(json.dumps(variables))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
@@ -134,3 +134,10 @@ def test_doctor_playbook_changes_nothing_and_works_in_check_mode(tmp_path: Path)
     assert material["gpu"] is True and material["first_server"] is True
     assert material["commands"]["cdi_list"]["rc"] != 0  # no toolkit on this machine: recorded, not fatal
     assert [n["name"] for n in material["cluster"]["nodes"]] == ["srv1", "gpu1", "agent2"]
+
+
+def test_readiness_is_retried_before_refusing(tmp_path: Path) -> None:
+    run = _playbook(tmp_path, "sandboxes.yml", "zero-gpus.json",
+                    {"gpu_sandbox_sandboxes": SANDBOXES[1:], "gpu_sandbox_ready_timeout": 5})
+    assert run.returncode != 0 and "not GPU-enabled" in run.stdout
+    assert (tmp_path / "state" / "calls.log").read_text().count("get nodes -o json") == 2  # first try + 1 retry
