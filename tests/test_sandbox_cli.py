@@ -75,3 +75,26 @@ def test_render_requires_name_and_image() -> None:
 
 def test_max_gpus_option() -> None:
     assert _cli("render", "--name", "a", "--image", "ubuntu", "--gpus", "16", "--max-gpus", "16").returncode == 0
+
+
+def test_render_from_inventory(tmp_path: Path) -> None:
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(yaml.safe_dump({"all": {
+        "vars": {"gpu_sandbox_sandboxes": [{"name": "inv-gpu", "image": "ubuntu", "gpus": 1, "env": {"A": "b: c"}}]},
+        "children": {"openshell_servers": {"hosts": {"srv1": {}}}}}}))
+    run = _cli("render", "-i", str(inv), "-o", "json")
+    assert run.returncode == 0, run.stderr
+    (pod,) = json.loads(run.stdout)
+    assert pod["metadata"]["name"] == "inv-gpu"
+    assert pod["spec"]["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    inv.write_text(yaml.safe_dump({"all": {
+        "vars": {"gpu_sandbox_sandboxes": [{"name": "inv-gpu", "image": "ubuntu", "gpus": 9}]},
+        "children": {"openshell_servers": {"hosts": {"srv1": {}}}}}}))
+    bad = _cli("render", "-i", str(inv))
+    assert bad.returncode == 2
+    assert "host srv1: gpu_sandbox_sandboxes: sandboxes[0] (inv-gpu).gpus: 9 is more than the allowed maximum 8" in bad.stderr
+    inv.write_text(yaml.safe_dump({"all": {
+        "vars": {"gpu_sandbox_sandboxes": [{"name": "x", "image": "{{ my_image }}"}]},
+        "children": {"openshell_servers": {"hosts": {"srv1": {}}}}}}))
+    templ = _cli("render", "-i", str(inv))
+    assert templ.returncode == 2 and "uses Jinja templates" in templ.stderr

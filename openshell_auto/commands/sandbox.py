@@ -30,6 +30,21 @@ def _load_file(path: str) -> Any:
         _fail(f"{path}: not valid YAML/JSON: {exc}")
 
 
+def _from_inventory(path: str, max_gpus: int) -> list[sandbox.Sandbox]:
+    """The sandboxes role gpu_sandbox would apply: gpu_sandbox_sandboxes as the first server sees it."""
+    from openshell_auto.inventory import is_template, load_inventory
+
+    classified = load_inventory(path)
+    first = classified.first_server
+    host_vars = classified.vars.get(first, {}) if first else {}
+    raw = host_vars.get("gpu_sandbox_sandboxes", [])
+    limit = host_vars.get("gpu_sandbox_max_gpus", max_gpus)
+    if is_template(raw) or is_template(limit):
+        _fail(f"{path}: host {first}: field gpu_sandbox_sandboxes: uses Jinja templates, which only Ansible can "
+              "resolve; run playbooks/sandboxes.yml in check mode instead")
+    return sandbox.parse_sandboxes(raw or [], max_gpus=int(limit), source=f"{path}: host {first}: gpu_sandbox_sandboxes")
+
+
 @click.group("sandbox")
 def sandbox_group() -> None:
     """Render OpenShell-style sandbox Pods; decide whether the cluster can run GPU sandboxes."""
@@ -47,6 +62,8 @@ def sandbox_group() -> None:
 @click.option("--id", "sandbox_id", default=None, help="Sandbox id label value (default: the name).")
 @click.option("--from-file", "from_file", type=str, default=None,
               help="YAML file with a list of sandboxes (or key sandboxes / gpu_sandbox_sandboxes); '-' = stdin.")
+@click.option("-i", "--inventory", "inventory", type=str, default=None,
+              help="Render the inventory's gpu_sandbox_sandboxes (what role gpu_sandbox applies).")
 @click.option("--max-gpus", type=int, default=sandbox.DEFAULT_MAX_GPUS, show_default=True,
               help="Largest GPU count a sandbox may ask for.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
@@ -62,6 +79,7 @@ def render_cmd(
     node_selector: tuple[str, ...],
     sandbox_id: str | None,
     from_file: str | None,
+    inventory: str | None,
     max_gpus: int,
     fmt: str,
     command: tuple[str, ...],
@@ -73,9 +91,11 @@ def render_cmd(
     """
     sandboxes: list[sandbox.Sandbox] = []
     try:
+        if inventory:
+            sandboxes.extend(_from_inventory(inventory, max_gpus))
         if from_file:
             sandboxes.extend(sandbox.parse_sandboxes(_load_file(from_file), max_gpus=max_gpus, source=from_file))
-        if name is not None or image is not None or not from_file:
+        if name is not None or image is not None or not (from_file or inventory):
             raw: dict[str, Any] = {"name": name, "image": image, "gpus": gpus, "namespace": namespace}
             if runtime_class is not None:
                 raw["runtime_class"] = runtime_class
@@ -91,7 +111,7 @@ def render_cmd(
                 raw["command"] = list(command)
             one = sandbox.parse_sandbox(raw, max_gpus=max_gpus, source="command line")
             if any((s.namespace, s.name) == (one.namespace, one.name) for s in sandboxes):
-                _fail(f"command line: name: {one.namespace}/{one.name} is also defined in {from_file}")
+                _fail(f"command line: name: {one.namespace}/{one.name} is also defined in {from_file or inventory}")
             sandboxes.append(one)
     except sandbox.SandboxError as exc:
         _fail(str(exc))
