@@ -1,0 +1,245 @@
+"""Verify of the `toolkit` scenario: hosts after converge + idempotence, plus ansible-playbook runs
+of playbooks/gpu-hosts.yml against the extra hosts (check mode, missing driver, refused repos,
+refused legacy packages). testinfra over podman://; the runs use the scenario's inventory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+from openshell_auto import cdi  # noqa: E402
+
+BASE = "nvidia-container-toolkit-base"
+LEGACY = ["nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1"]
+SPEC = "/var/run/cdi/nvidia.yaml"
+ENV_FILE = "/etc/nvidia-container-toolkit/nvidia-cdi-refresh.env"
+GPU_HOSTS = {"toolkit-gpu1": (1, "1.18.2-1"), "toolkit-gpu2": (2, "1.18.1-1")}
+EXTRA = ["toolkit-nodriver", "toolkit-wrongkey", "toolkit-unsigned", "toolkit-legacy"]
+
+
+def get(name: str) -> Any:
+    return testinfra.get_host(f"podman://{name}")
+
+
+def installed_version(host: Any, package: str) -> str:
+    out = host.run(f"dpkg-query -W -f='${{db:Status-Status}} ${{Version}}' {package}")
+    status, _, version = out.stdout.partition(" ")
+    return version if out.rc == 0 and status == "installed" else ""
+
+
+# --- converged GPU hosts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(GPU_HOSTS))
+def test_pinned_version_installed_from_signed_repo(name: str) -> None:
+    host = get(name)
+    _, version = GPU_HOSTS[name]
+    assert installed_version(host, BASE) == version
+    source = host.file("/etc/apt/sources.list.d/nvidia-container-toolkit.list").content_string
+    assert "deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] " \
+        "http://127.0.0.1:8765/signed/stable/deb/$(ARCH) /" in source
+    assert "trusted=yes" not in source
+    keyring = host.file("/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg")
+    assert keyring.exists and keyring.mode == 0o644
+    # dearmored: a binary OpenPGP packet (tag bit set), not ASCII armor
+    assert keyring.content[0] & 0x80
+    policy = host.run(f"apt-cache policy {BASE}").stdout
+    assert "http://127.0.0.1:8765/signed/stable/deb/amd64" in policy
+
+
+@pytest.mark.parametrize("name", sorted(GPU_HOSTS))
+def test_pin_is_held(name: str) -> None:
+    host = get(name)
+    assert BASE in host.run("apt-mark showhold").stdout.split()
+    # toolkit-gpu2 is pinned to the OLDER version: the repo offers 1.18.2-1, the hold keeps 1.18.1-1.
+    simulated = host.run("apt-get -s -o Dir::Etc::SourceParts=- -o "
+                         "Dir::Etc::SourceList=/etc/apt/sources.list.d/nvidia-container-toolkit.list upgrade")
+    assert simulated.rc == 0, simulated.stderr
+    assert f"Inst {BASE}" not in simulated.stdout
+    if name == "toolkit-gpu2":
+        assert "Candidate: 1.18.2-1" in host.run(f"apt-cache policy {BASE}").stdout
+        assert BASE in simulated.stdout  # listed as kept back / held
+
+
+def test_legacy_packages_removed_and_base_kept_manual() -> None:
+    host = get("toolkit-gpu1")
+    for package in LEGACY:
+        assert installed_version(host, package) == "", package
+    assert BASE not in host.run("apt-mark showauto").stdout.split()
+
+
+@pytest.mark.parametrize("name", sorted(GPU_HOSTS))
+def test_binaries_run(name: str) -> None:
+    host = get(name)
+    upstream = GPU_HOSTS[name][1].rsplit("-", 1)[0]
+    assert host.run("nvidia-ctk --version").stdout.startswith(f"NVIDIA Container Toolkit CLI version {upstream}")
+    assert host.run("nvidia-cdi-hook --version").rc == 0
+    assert host.run("nvidia-container-runtime --version").rc == 0
+
+
+@pytest.mark.parametrize("name", sorted(GPU_HOSTS))
+def test_spec_has_index_names_for_each_gpu(name: str) -> None:
+    host = get(name)
+    count = GPU_HOSTS[name][0]
+    spec = yaml.safe_load(host.file(SPEC).content_string)
+    assert cdi.validate_spec(spec, SPEC) == []
+    assert spec["kind"] == "nvidia.com/gpu"
+    assert [d["name"] for d in spec["devices"]] == [str(i) for i in range(count)] + ["all"]
+    assert {h["path"] for h in spec["containerEdits"]["hooks"]} == {"/usr/bin/nvidia-cdi-hook"}
+    listed = host.run("nvidia-ctk cdi list").stdout.split()
+    assert listed == [f"nvidia.com/gpu={i}" for i in range(count)] + ["nvidia.com/gpu=all"]
+    assert cdi.missing_names(listed, count) == []
+
+
+def _env(host: Any) -> dict[str, str]:
+    lines = host.file(ENV_FILE).content_string.splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("name", sorted(GPU_HOSTS))
+def test_refresh_env_matches_role_options(name: str) -> None:
+    host = get(name)
+    assert _env(host) == {
+        "NVIDIA_CTK_CDI_OUTPUT_FILE_PATH": SPEC,
+        "NVIDIA_CTK_CDI_GENERATE_OUTPUT_FORMAT": "yaml",
+        "NVIDIA_CTK_CDI_GENERATE_MODE": "auto",
+        "NVIDIA_CTK_CDI_GENERATE_DEVICE_NAME_STRATEGIES": "index",
+        "NVIDIA_CTK_DRIVER_ROOT": "/",
+        "NVIDIA_CTK_DEV_ROOT": "/",
+        "NVIDIA_CTK_CDI_HOOK_PATH": "/usr/bin/nvidia-cdi-hook",
+    }
+    assert host.service("nvidia-cdi-refresh.path").is_enabled
+    assert host.service("nvidia-cdi-refresh.path").is_running
+    assert host.service("nvidia-cdi-refresh.service").is_enabled
+
+
+def test_refresh_service_regenerates_the_same_spec() -> None:
+    """The env file really drives the refresh service: delete the spec, run the unit, same spec."""
+    host = get("toolkit-gpu2")
+    before = host.file(SPEC).content_string
+    assert host.run(f"rm {SPEC} && systemctl start nvidia-cdi-refresh.service").rc == 0
+    assert host.file(SPEC).content_string == before
+
+
+def test_non_gpu_host_untouched() -> None:
+    host = get("toolkit-plain")
+    for path in ["/etc/apt/sources.list.d/nvidia-container-toolkit.list",
+                 "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg", "/var/run/cdi",
+                 "/etc/nvidia-container-toolkit", "/var/lib/openshell-auto", "/srv/openshell-test-repo",
+                 "/etc/openshell-test", "/dev/nvidia0"]:
+        assert not host.file(path).exists, path
+    assert installed_version(host, BASE) == ""
+    assert not host.service("openshell-test-repo").is_running
+
+
+# --- extra ansible-playbook runs ----------------------------------------------------------------
+
+
+def _playbook(args: list[str]) -> subprocess.Popen[str]:
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "MOLECULE_PROJECT_DIRECTORY": str(ROOT),
+    })
+    cfg = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")) / "ansible.cfg"
+    if cfg.is_file():
+        env["ANSIBLE_CONFIG"] = str(cfg)
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+               str(ROOT / "playbooks" / "gpu-hosts.yml"), "-e", "toolkit_extra_gpu=true", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+class Run:
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        out, err = proc.communicate(timeout=480)
+        self.rc = proc.returncode
+        try:
+            self.data = json.loads(out[out.index("{"):])
+        except ValueError as exc:
+            raise AssertionError(f"no JSON from ansible-playbook (rc {self.rc}): {err}\n{out[-3000:]}") from exc
+
+    def stats(self, host: str) -> dict[str, int]:
+        return self.data["stats"][host]
+
+    def failures(self, host: str) -> list[str]:
+        found = []
+        for play in self.data["plays"]:
+            for task in play["tasks"]:
+                result = task["hosts"].get(host)
+                if result and result.get("failed"):
+                    found.append(f"{task['task']['name']}: {result.get('msg', '')}")
+        return found
+
+    def changed_tasks(self, host: str) -> list[str]:
+        return [task["task"]["name"] for play in self.data["plays"] for task in play["tasks"]
+                if (task["hosts"].get(host) or {}).get("changed")]
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, Run]:
+    # Both runs at once: the check-mode run on a fresh host and the run with failing hosts.
+    check = _playbook(["--check", "--limit", "toolkit-fresh"])
+    failing = _playbook(["--limit", ",".join(["toolkit-gpu1", *EXTRA])])
+    return {"check": Run(check), "failing": Run(failing)}
+
+
+def test_check_mode_on_fresh_host_reports_changes_and_changes_nothing(runs: dict[str, Run]) -> None:
+    run = runs["check"]
+    assert run.rc == 0, run.failures("toolkit-fresh")
+    assert run.stats("toolkit-fresh")["failures"] == 0
+    changed = run.changed_tasks("toolkit-fresh")
+    assert any("Write the apt source" in t for t in changed), changed
+    assert any("would install" in t.lower() or "Report the install" in t for t in changed), changed
+    host = get("toolkit-fresh")
+    assert installed_version(host, BASE) == ""
+    assert not host.file("/etc/apt/sources.list.d/nvidia-container-toolkit.list").exists
+    assert not host.file(SPEC).exists
+    assert not host.file(ENV_FILE).exists
+
+
+def test_missing_driver_fails_that_host_only(runs: dict[str, Run]) -> None:
+    run = runs["failing"]
+    assert run.rc == 2
+    failures = " ".join(run.failures("toolkit-nodriver"))
+    assert "NVIDIA driver not found" in failures
+    assert "/etc/openshell-test/nvidia-driver-version" in failures
+    assert "install the NVIDIA driver" in failures
+    good = run.stats("toolkit-gpu1")
+    assert good["failures"] == 0 and good["unreachable"] == 0
+    assert good["changed"] == 0, run.changed_tasks("toolkit-gpu1")
+    assert good["ok"] > 20
+
+
+@pytest.mark.parametrize("name", ["toolkit-wrongkey", "toolkit-unsigned"])
+def test_badly_signed_repo_refused(runs: dict[str, Run], name: str) -> None:
+    failures = " ".join(runs["failing"].failures(name))
+    assert "apt refused the NVIDIA container toolkit repository" in failures, failures
+    assert ("NO_PUBKEY" in failures) or ("is not signed" in failures), failures
+    host = get(name)
+    assert installed_version(host, BASE) == ""
+    assert not host.file(SPEC).exists
+
+
+def test_legacy_packages_refused_by_default(runs: dict[str, Run]) -> None:
+    failures = " ".join(runs["failing"].failures("toolkit-legacy"))
+    for package in LEGACY:
+        assert package in failures
+    assert "nvidia_container_toolkit_legacy_action=remove" in failures
+    host = get("toolkit-legacy")
+    for package in LEGACY:
+        assert installed_version(host, package) == "1.18.1-1"
+    assert installed_version(host, BASE) == "1.18.1-1"
