@@ -1,0 +1,297 @@
+"""CDI rules (openshell_auto/cdi.py), the nvidia_cdi role's filter, and the nvidia-ctk test double.
+
+Specs come from running the fake nvidia-ctk (tests/doubles/nvidia-toolkit) against a temporary
+dev root with 1 and 2 GPU device nodes, and from hand-written bad specs each rule must reject.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from openshell_auto import cdi
+
+ROOT = Path(__file__).resolve().parents[1]
+DOUBLE = ROOT / "tests" / "doubles" / "nvidia-toolkit" / "nvidia-ctk"
+DRIVER = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.95.05  Release Build  (tests)\n"
+
+
+@pytest.fixture()
+def ctk(tmp_path: Path) -> Path:
+    """The nvidia-ctk double with its version filled in, as the fixture .deb ships it."""
+    path = tmp_path / "nvidia-ctk"
+    path.write_text(DOUBLE.read_text().replace("@VERSION@", "1.18.2"))
+    path.chmod(0o755)
+    return path
+
+
+def make_host(root: Path, gpus: int, driver: bool = True) -> dict[str, str]:
+    (root / "dev").mkdir(parents=True)
+    for name in ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"] + [f"nvidia{i}" for i in range(gpus)]:
+        (root / "dev" / name).touch()
+    version_file = root / "driver-version"
+    if driver:
+        version_file.write_text(DRIVER)
+    return {**os.environ, "NVIDIA_CTK_FAKE_DRIVER_VERSION_FILE": str(version_file)}
+
+
+def run(ctk: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ctk), *args], env=env, capture_output=True, text=True, timeout=30)
+
+
+def generate(ctk: Path, root: Path, gpus: int, *extra: str, fmt: str = "yaml") -> tuple[dict[str, Any], Path]:
+    env = make_host(root, gpus)
+    out = root / "cdi" / f"nvidia.{fmt}"
+    result = run(ctk, ["cdi", "generate", "--output", str(out), "--format", fmt, "--dev-root", str(root),
+                       "--nvidia-cdi-hook-path", "/usr/bin/nvidia-cdi-hook", *extra], env)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    return (json.loads(text) if fmt == "json" else yaml.safe_load(text)), out
+
+
+# --- specs the double produces -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gpus", [1, 2])
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_double_index_spec_is_valid_and_has_index_names(ctk: Path, tmp_path: Path, gpus: int, fmt: str) -> None:
+    spec, path = generate(ctk, tmp_path, gpus, "--device-name-strategy", "index", fmt=fmt)
+    assert cdi.validate_spec(spec, str(path)) == []
+    assert spec["cdiVersion"] in cdi.VALID_CDI_VERSIONS and spec["cdiVersion"] >= "0.5.0"
+    assert spec["kind"] == "nvidia.com/gpu"
+    assert [d["name"] for d in spec["devices"]] == [str(i) for i in range(gpus)] + ["all"]
+    nodes = {d["name"]: [n["path"] for n in d["containerEdits"]["deviceNodes"]] for d in spec["devices"]}
+    assert nodes["all"] == [f"/dev/nvidia{i}" for i in range(gpus)]
+    assert nodes["0"] == ["/dev/nvidia0"]
+    edits = spec["containerEdits"]
+    assert "NVIDIA_VISIBLE_DEVICES=void" in edits["env"]
+    assert {"/dev/nvidiactl", "/dev/nvidia-uvm"} <= {n["path"] for n in edits["deviceNodes"]}
+    hooks = edits["hooks"]
+    assert {h["path"] for h in hooks} == {"/usr/bin/nvidia-cdi-hook"}
+    assert {h["args"][1] for h in hooks} >= {"create-symlinks", "update-ldcache", "enable-cuda-compat",
+                                             "disable-device-node-modification"}
+    listed = run(ctk, ["cdi", "list", "--spec-dir", str(path.parent)], dict(os.environ))
+    assert listed.returncode == 0
+    assert listed.stdout.split() == [f"nvidia.com/gpu={i}" for i in range(gpus)] + ["nvidia.com/gpu=all"]
+    assert f"Found {gpus + 1} CDI devices" in listed.stderr
+    assert cdi.missing_names(listed.stdout.split(), gpus) == []
+
+
+def test_double_default_strategies_give_index_and_uuid_names(ctk: Path, tmp_path: Path) -> None:
+    spec, path = generate(ctk, tmp_path, 2)
+    assert cdi.validate_spec(spec, str(path)) == []
+    names = [d["name"] for d in spec["devices"]]
+    assert names[:1] == ["0"] and names[-1] == "all"
+    assert len([n for n in names if n.startswith("GPU-")]) == 2
+    assert cdi.missing_names([f"nvidia.com/gpu={n}" for n in names], 2, "uuid") == []
+
+
+def test_double_reads_the_refresh_env_variables(ctk: Path, tmp_path: Path) -> None:
+    """nvidia-cdi-refresh.service passes options only through the env file: same spec as flags."""
+    flags_spec, _ = generate(ctk, tmp_path / "a", 2, "--device-name-strategy", "index")
+    env = make_host(tmp_path / "b", 2)
+    out = tmp_path / "b" / "cdi" / "nvidia.yaml"
+    env.update({
+        "NVIDIA_CTK_CDI_OUTPUT_FILE_PATH": str(out),
+        "NVIDIA_CTK_CDI_GENERATE_OUTPUT_FORMAT": "yaml",
+        "NVIDIA_CTK_CDI_GENERATE_MODE": "auto",
+        "NVIDIA_CTK_CDI_GENERATE_DEVICE_NAME_STRATEGIES": "index",
+        "NVIDIA_CTK_DEV_ROOT": str(tmp_path / "b"),
+        "NVIDIA_CTK_DRIVER_ROOT": "/",
+        "NVIDIA_CTK_CDI_HOOK_PATH": "/usr/bin/nvidia-cdi-hook",
+    })
+    result = run(ctk, ["cdi", "generate"], env)
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(out.read_text()) == flags_spec
+
+
+def test_double_fails_like_the_real_tool_without_driver(ctk: Path, tmp_path: Path) -> None:
+    env = make_host(tmp_path, 1, driver=False)
+    result = run(ctk, ["cdi", "generate", "--dev-root", str(tmp_path)], env)
+    assert result.returncode == 1
+    assert "failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND" in result.stderr
+
+
+def test_double_rejects_unknown_flags_and_values(ctk: Path, tmp_path: Path) -> None:
+    env = make_host(tmp_path, 1)
+    assert "flag provided but not defined" in run(ctk, ["cdi", "generate", "--bogus", "x"], env).stderr
+    assert "invalid discovery mode" in run(ctk, ["cdi", "generate", "--mode", "nope"], env).stderr
+    assert run(ctk, ["--version"], env).stdout.startswith("NVIDIA Container Toolkit CLI version 1.18.2")
+
+
+# --- rules: accepted values -----------------------------------------------------------------------
+
+
+def good_spec() -> dict[str, Any]:
+    return {
+        "cdiVersion": "0.5.0",
+        "kind": "nvidia.com/gpu",
+        "devices": [
+            {"name": "0", "containerEdits": {"deviceNodes": [{"path": "/dev/nvidia0"}]}},
+            {"name": "all", "containerEdits": {"deviceNodes": [{"path": "/dev/nvidia0"}]}},
+        ],
+        "containerEdits": {
+            "env": ["NVIDIA_VISIBLE_DEVICES=void"],
+            "deviceNodes": [{"path": "/dev/nvidiactl"}],
+            "hooks": [{"hookName": "createContainer", "path": "/usr/bin/nvidia-cdi-hook",
+                       "args": ["nvidia-cdi-hook", "update-ldcache"]}],
+            "mounts": [{"hostPath": "/usr/lib/libcuda.so.1", "containerPath": "/usr/lib/libcuda.so.1",
+                        "options": ["ro", "nosuid", "nodev", "rbind", "rprivate"]}],
+        },
+    }
+
+
+@pytest.mark.parametrize("version", ["0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0"])
+def test_every_listed_cdi_version_is_accepted(version: str) -> None:
+    spec = good_spec()
+    spec["cdiVersion"] = version
+    assert cdi.validate_spec(spec) == []
+
+
+@pytest.mark.parametrize("name", ["nvidia.com/gpu=0", "nvidia.com/gpu=all", "vendor_x.y/cls-1=dev:1.a",
+                                  "a/b=GPU-7b0a6e1c-0000-1111-2222-333344445555"])
+def test_valid_qualified_names(name: str) -> None:
+    assert cdi.parse_qualified_name(name) is not None
+
+
+@pytest.mark.parametrize("name", ["nvidia.com=0", "nvidia.com/gpu", "1vendor/gpu=0", "vendor-/gpu=0",
+                                  "vendor/gpu_=0", "vendor/9gpu=0", "vendor/gpu=-0", "vendor/gpu=0.",
+                                  "vendor/gpu=a b", "vendor/gpu=", "ven dor/gpu=0"])
+def test_invalid_qualified_names(name: str) -> None:
+    assert cdi.parse_qualified_name(name) is None
+
+
+# --- rules: hand-written bad specs, one rule each -------------------------------------------------
+
+
+def mutate(change: Any) -> dict[str, Any]:
+    spec = good_spec()
+    change(spec)
+    return spec
+
+
+BAD_SPECS: dict[str, tuple[Any, str]] = {
+    "not a mapping": (["cdiVersion", "0.5.0"], "must be a mapping"),
+    "missing cdiVersion": (mutate(lambda s: s.pop("cdiVersion")), "'cdiVersion' is missing"),
+    "old cdiVersion": (mutate(lambda s: s.update(cdiVersion="0.2.0")), "cdiVersion '0.2.0' is not valid"),
+    "future cdiVersion": (mutate(lambda s: s.update(cdiVersion="2.0.0")), "cdiVersion '2.0.0' is not valid"),
+    "missing kind": (mutate(lambda s: s.pop("kind")), "'kind' is missing"),
+    "kind without class": (mutate(lambda s: s.update(kind="nvidia.com")), "must read vendor/class"),
+    "bad vendor": (mutate(lambda s: s.update(kind="-nvidia.com/gpu")), "vendor '-nvidia.com'"),
+    "vendor ends badly": (mutate(lambda s: s.update(kind="nvidia.com./gpu")), "vendor 'nvidia.com.'"),
+    "bad class": (mutate(lambda s: s.update(kind="nvidia.com/gpu-")), "class 'gpu-'"),
+    "class with slash": (mutate(lambda s: s.update(kind="nvidia.com/g/pu")), "class 'g/pu'"),
+    "missing devices": (mutate(lambda s: s.pop("devices")), "'devices' is missing or empty"),
+    "empty devices": (mutate(lambda s: s.update(devices=[])), "'devices' is missing or empty"),
+    "device without name": (mutate(lambda s: s["devices"][0].pop("name")), "devices[0].name is missing"),
+    "device name starts badly": (mutate(lambda s: s["devices"][0].update(name="-0")), "devices[0].name '-0'"),
+    "device name with space": (mutate(lambda s: s["devices"][0].update(name="gpu 0")), "devices[0].name 'gpu 0'"),
+    "device name ends badly": (mutate(lambda s: s["devices"][0].update(name="0:")), "devices[0].name '0:'"),
+    "duplicate device": (mutate(lambda s: s["devices"].append(copy.deepcopy(s["devices"][0]))), "defined twice"),
+    "device without edits": (mutate(lambda s: s["devices"][0].pop("containerEdits")), "has no containerEdits"),
+    "device node without path": (mutate(lambda s: s["containerEdits"]["deviceNodes"].append({})),
+                                 "deviceNodes[1].path is required"),
+    "relative device node": (mutate(lambda s: s["devices"][0]["containerEdits"]["deviceNodes"][0].update(
+        path="dev/nvidia0")), "devices[0].containerEdits.deviceNodes[0].path"),
+    "bad hook name": (mutate(lambda s: s["containerEdits"]["hooks"][0].update(hookName="onStart")),
+                      "hookName 'onStart'"),
+    "hook without path": (mutate(lambda s: s["containerEdits"]["hooks"][0].pop("path")), "hooks[0].path is required"),
+    "env without =": (mutate(lambda s: s["containerEdits"]["env"].append("NVIDIA_VISIBLE_DEVICES")),
+                      "env[1] must be a 'NAME=value'"),
+    "mount without containerPath": (mutate(lambda s: s["containerEdits"]["mounts"][0].pop("containerPath")),
+                                    "mounts[0] needs hostPath and containerPath"),
+    "edits not a mapping": (mutate(lambda s: s.update(containerEdits=["x"])), "containerEdits must be a mapping"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_spec_is_rejected_by_its_rule(case: str) -> None:
+    spec, expected = BAD_SPECS[case]
+    problems = cdi.validate_spec(spec, "/etc/cdi/bad.yaml")
+    assert problems, case
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith("/etc/cdi/bad.yaml: ") for p in problems)
+
+
+def test_good_spec_has_no_problems() -> None:
+    assert cdi.validate_spec(good_spec()) == []
+
+
+# --- duplicates across files, missing names, whole host ------------------------------------------
+
+
+def test_same_device_in_two_specs_of_one_dir_is_reported() -> None:
+    problems = cdi.duplicate_names([("/etc/cdi/a.yaml", good_spec()), ("/etc/cdi/b.yaml", good_spec())])
+    assert len(problems) == 2  # nvidia.com/gpu=0 and =all
+    assert problems[0].startswith("nvidia.com/gpu=0 is defined in 2 specs of /etc/cdi: /etc/cdi/a.yaml, /etc/cdi/b.yaml")
+
+
+def test_same_device_in_two_dirs_is_allowed() -> None:
+    specs = [("/etc/cdi/nvidia.yaml", good_spec()), ("/var/run/cdi/nvidia.yaml", good_spec())]
+    assert cdi.check_host(specs, ["nvidia.com/gpu=0", "nvidia.com/gpu=all"], 1) == []
+
+
+def test_missing_index_names_are_listed() -> None:
+    missing = cdi.missing_names(["nvidia.com/gpu=0", "nvidia.com/gpu=all"], 3)
+    assert missing == ["nvidia.com/gpu=1", "nvidia.com/gpu=2"]
+    assert cdi.missing_names(["nvidia.com/gpu=0"], 1) == ["nvidia.com/gpu=all"]
+
+
+# --- the role's filter plugin (what nvidia_cdi's validate.yml calls) ------------------------------
+
+
+def load_filter() -> Any:
+    path = ROOT / "roles" / "nvidia_cdi" / "filter_plugins" / "nvidia_cdi.py"
+    spec = importlib.util.spec_from_file_location("nvidia_cdi_filter", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FilterModule().filters()["nvidia_cdi_problems"]
+
+
+def slurped(path: str, text: str) -> dict[str, str]:
+    return {"source": path, "content": base64.b64encode(text.encode()).decode(), "encoding": "base64"}
+
+
+def test_role_filter_accepts_a_generated_spec(ctk: Path, tmp_path: Path) -> None:
+    spec, path = generate(ctk, tmp_path, 2, "--device-name-strategy", "index")
+    listed = ["nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=all"]
+    problems = load_filter()([slurped(str(path), path.read_text())], ["INFO[0000] Found 3 CDI devices", *listed], 2,
+                             "index")
+    assert problems == []
+
+
+def test_role_filter_reports_missing_names_duplicates_and_broken_files() -> None:
+    text = yaml.safe_dump(good_spec())
+    problems = load_filter()(
+        [slurped("/etc/cdi/a.yaml", text), slurped("/etc/cdi/b.yaml", text), slurped("/etc/cdi/c.yaml", "a: [")],
+        ["nvidia.com/gpu=0", "nvidia.com/gpu=all"], 2, "index",
+    )
+    assert any("/etc/cdi/c.yaml: not valid YAML/JSON" in p for p in problems)
+    assert any("nvidia.com/gpu=0 is defined in 2 specs of /etc/cdi" in p for p in problems)
+    assert "nvidia-ctk cdi list does not show nvidia.com/gpu=1" in problems
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(good_spec()))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(mutate(lambda s: s.update(cdiVersion="9.9.9"))))
+    ok = subprocess.run([sys.executable, "-m", "openshell_auto.cdi", str(good)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    fail = subprocess.run([sys.executable, "-m", "openshell_auto.cdi", str(bad)], capture_output=True, text=True)
+    assert fail.returncode == 2
+    assert "cdiVersion '9.9.9' is not valid" in fail.stderr
