@@ -28,4 +28,10 @@ RENDERED_FILES: list[RenderedFile] = [
     # Entries are appended by the roles' authors, e.g.
     # RenderedFile("nvidia_cdi", "nvidia-cdi-refresh.env.j2",
     #              "{{ nvidia_cdi_refresh_env_file }}", "gpu", "CDI refresh settings"),
+    RenderedFile("k3s", "config.yaml.j2", "{{ k3s_config_dir }}/config.yaml", "all",
+                 "k3s configuration (server or agent, node labels, join URL; token kept in token-file)"),
+    RenderedFile("nvidia_device_plugin", "nvidia-device-plugin.yaml.j2", "{{ nvidia_device_plugin_manifest_file }}",
+                 "first_server", "HelmChart: NVIDIA device plugin in CDI mode (k3s auto-deploy manifest)"),
+    RenderedFile("nvidia_cdi", "nvidia-cdi-refresh.env.j2", "{{ nvidia_cdi_refresh_env_file }}", "gpu",
+                 "nvidia-cdi-refresh.service options (same as the role's nvidia-ctk cdi generate)"),
 ]
