@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "sandbox": "openshell_auto.commands.sandbox:sandbox_group",
     "verify": "openshell_auto.commands.verify:verify_cmd",
     "doctor": "openshell_auto.commands.doctor:doctor_cmd",
+    "reset": "openshell_auto.commands.reset:reset",
 }
 
 

@@ -1,0 +1,120 @@
+"""The k3s role's install step against a release server on loopback: the online download path
+verifies the binary against the release's sha256sum-<arch>.txt, and refuses a mismatch; the
+air-gap path refuses a local binary whose checksum is wrong. The served "release" is the k3s test
+double (tests/doubles/k3s/k3s). Runs the role's tasks_from install.yml with ansible-playbook on
+localhost, installing into a temp dir (no service is touched: the play ends before handlers)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
+VERSION = "v1.35.2+k3s1"
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Install k3s
+      ansible.builtin.include_role:
+        name: k3s
+        tasks_from: install.yml
+    - name: Stop before handlers (no service on the test machine)
+      ansible.builtin.meta: end_play
+"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A release tree <root>/<version>/{k3s,sha256sum-amd64.txt} served on 127.0.0.1."""
+    root = tmp_path / "releases"
+    rel = root / VERSION
+    rel.mkdir(parents=True)
+    shutil.copy(DOUBLE, rel / "k3s")
+    digest = hashlib.sha256((rel / "k3s").read_bytes()).hexdigest()
+    (rel / "sha256sum-amd64.txt").write_text(f"{digest}  k3s\n{'1' * 64}  k3s-airgap-images-amd64.tar.zst\n")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", rel
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_install(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    playbook = tmp_path / "install.yml"
+    playbook.write_text(PLAYBOOK)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost:\n"
+        "          ansible_connection: local\n"
+        f"          ansible_python_interpreter: {sys.executable}\n"
+    )
+    args = ["ansible-playbook", "-i", str(inventory), str(playbook),
+            "-e", f"k3s_install_dir={tmp_path / 'bin'}", "-e", "k3s_arch=amd64"]
+    for key, value in extra.items():
+        args += ["-e", f"{key}={value}"]
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_BECOME": "false"}
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=240, check=False)
+
+
+def test_download_verifies_checksum_and_is_idempotent(tmp_path: Path, release: tuple[str, Path]) -> None:
+    url, rel = release
+    first = run_install(tmp_path, k3s_release_url=url)
+    assert first.returncode == 0, first.stdout + first.stderr
+    installed = tmp_path / "bin" / "k3s"
+    assert installed.read_bytes() == (rel / "k3s").read_bytes()
+    assert installed.stat().st_mode & 0o777 == 0o755
+    assert "changed=1" in first.stdout
+    version = subprocess.run([str(installed), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith(f"k3s version {VERSION} (")
+    second = run_install(tmp_path, k3s_release_url=url)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "changed=0" in second.stdout
+
+
+def test_download_with_bad_checksum_is_refused(tmp_path: Path, release: tuple[str, Path]) -> None:
+    url, rel = release
+    (rel / "k3s").write_bytes((rel / "k3s").read_bytes() + b"\n# tampered\n")
+    result = run_install(tmp_path, k3s_release_url=url)
+    assert result.returncode != 0
+    assert "checksum" in result.stdout.lower() and "did not match" in result.stdout.lower(), result.stdout
+    assert not (tmp_path / "bin" / "k3s").exists()
+
+
+def test_local_binary_with_bad_checksum_is_refused(tmp_path: Path, release: tuple[str, Path]) -> None:
+    _, rel = release
+    tampered = tmp_path / "k3s"
+    tampered.write_bytes(DOUBLE.read_bytes() + b"\n# tampered\n")
+    result = run_install(tmp_path, k3s_binary_src=str(tampered), k3s_checksum_src=str(rel / "sha256sum-amd64.txt"))
+    assert result.returncode != 0
+    assert "has sha256" in result.stdout and "download both files" in result.stdout, result.stdout
+    assert not (tmp_path / "bin" / "k3s").exists()
+
+
+def test_local_binary_with_matching_checksum_installs(tmp_path: Path, release: tuple[str, Path]) -> None:
+    _, rel = release
+    result = run_install(tmp_path, k3s_binary_src=str(rel / "k3s"), k3s_checksum_src=str(rel / "sha256sum-amd64.txt"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "bin" / "k3s").read_bytes() == DOUBLE.read_bytes()
