@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from openshell_auto.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError
+from openshell_auto.errors import EXIT_FAILED, EXIT_OK, InputError
 
 
 def gather(
@@ -109,5 +109,3 @@ def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extr
     errors = any(f.severity == "error" for f in found)
     sys.exit(EXIT_FAILED if errors or problems or not found else EXIT_OK)
 
-
-__all__ = ["doctor_cmd", "gather", "EXIT_BAD_INPUT"]
