@@ -189,17 +189,26 @@ class Run:
                 if (task["hosts"].get(host) or {}).get("changed")]
 
 
+DUPLICATE = "/var/run/cdi/nvidia-copy.yaml"
+
+
 @pytest.fixture(scope="module")
 def runs() -> dict[str, Run]:
-    # Both runs at once: the check-mode run on a fresh host and the run with failing hosts.
-    check = _playbook(["--check", "--limit", "toolkit-fresh"])
-    failing = _playbook(["--limit", ",".join(["toolkit-gpu1", *EXTRA])])
-    return {"check": Run(check), "failing": Run(failing)}
+    # Both runs at once: the check-mode run (a fresh host, and toolkit-gpu2 with a second spec
+    # defining the same devices in the same directory) and the run with failing hosts.
+    gpu2 = get("toolkit-gpu2")
+    assert gpu2.run(f"cp {SPEC} {DUPLICATE}").rc == 0
+    try:
+        check = _playbook(["--check", "--limit", "toolkit-fresh,toolkit-gpu2"])
+        failing = _playbook(["--limit", ",".join(["toolkit-gpu1", *EXTRA])])
+        return {"check": Run(check), "failing": Run(failing)}
+    finally:
+        gpu2.run(f"rm -f {DUPLICATE}")
 
 
 def test_check_mode_on_fresh_host_reports_changes_and_changes_nothing(runs: dict[str, Run]) -> None:
     run = runs["check"]
-    assert run.rc == 0, run.failures("toolkit-fresh")
+    assert run.failures("toolkit-fresh") == []
     assert run.stats("toolkit-fresh")["failures"] == 0
     changed = run.changed_tasks("toolkit-fresh")
     assert any("Write the apt source" in t for t in changed), changed
@@ -209,6 +218,16 @@ def test_check_mode_on_fresh_host_reports_changes_and_changes_nothing(runs: dict
     assert not host.file("/etc/apt/sources.list.d/nvidia-container-toolkit.list").exists
     assert not host.file(SPEC).exists
     assert not host.file(ENV_FILE).exists
+
+
+def test_validation_fails_on_names_defined_twice_in_one_dir(runs: dict[str, Run]) -> None:
+    """nvidia_cdi's validation (it runs in check mode too when nothing needs regenerating)."""
+    assert runs["check"].rc == 2
+    failures = " ".join(runs["check"].failures("toolkit-gpu2"))
+    assert "the CDI devices for 2 GPU(s) are not right" in failures, failures
+    for name in ["nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=all"]:
+        assert f"{name} is defined in 2 specs of /var/run/cdi" in failures, name
+    assert DUPLICATE in failures
 
 
 def test_missing_driver_fails_that_host_only(runs: dict[str, Run]) -> None:
