@@ -1,16 +1,90 @@
-"""Checks on the hosts after `playbooks/site.yml` converged (testinfra, podman:// backend)."""
+"""Checks on the hosts after `playbooks/site.yml` converged (testinfra, podman:// backend).
+
+default-bookworm: k3s server + GPU host with 1 GPU; default-trixie: GPU agent with 2 GPUs.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+
+import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from molecule_hosts import podman_hosts  # noqa: E402
 
 testinfra_hosts = podman_hosts()
 
+GPUS = {"default-bookworm": 1, "default-trixie": 2}
+SERVER = "default-bookworm"
+
+
+def _name(host) -> str:
+    return host.backend.get_hostname()
+
 
 def test_systemd_is_pid1(host) -> None:
     assert host.process.get(pid=1).comm == "systemd"
-    assert host.run("systemctl is-system-running --wait").stdout.strip() in {"running", "degraded"}
+
+
+def test_only_the_base_toolkit_package_at_the_pin(host) -> None:
+    pkg = host.package("nvidia-container-toolkit-base")
+    assert pkg.is_installed
+    assert pkg.version == "1.18.2-1"
+    assert "nvidia-container-toolkit-base" in host.check_output("apt-mark showhold")
+    for legacy in ("nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1"):
+        assert not host.package(legacy).is_installed
+
+
+def test_apt_source_is_signed(host) -> None:
+    sources = host.check_output("cat /etc/apt/sources.list.d/*nvidia* 2>/dev/null || true")
+    assert "signed-by=" in sources.replace("Signed-By: ", "signed-by=")
+    assert "trusted=yes" not in sources
+
+
+def test_cdi_spec_has_index_names(host) -> None:
+    names = set(host.check_output("nvidia-ctk cdi list").split())
+    expected = {f"nvidia.com/gpu={i}" for i in range(GPUS[_name(host)])} | {"nvidia.com/gpu=all"}
+    assert expected <= names
+    spec = yaml.safe_load(host.file("/var/run/cdi/nvidia.yaml").content_string)
+    assert {d["name"] for d in spec["devices"]} == {str(i) for i in range(GPUS[_name(host)])} | {"all"}
+
+
+def test_k3s_runs_with_the_gpu_label_and_nvidia_handler(host) -> None:
+    unit = "k3s" if _name(host) == SERVER else "k3s-agent"
+    assert host.service(unit).is_running
+    assert host.service(unit).is_enabled
+    config = yaml.safe_load(host.file("/etc/rancher/k3s/config.yaml").content_string)
+    assert "nvidia.com/gpu.present=true" in config.get("node-label", [])
+    containerd = host.file("/var/lib/rancher/k3s/agent/etc/containerd/config.toml").content_string
+    assert "nvidia" in containerd
+
+
+def test_secrets_are_private(host) -> None:
+    if _name(host) != SERVER:
+        pytest.skip("token and kubeconfig live on the server")
+    assert host.file("/etc/rancher/k3s/k3s.yaml").mode == 0o600
+    assert host.file("/var/lib/rancher/k3s/server/node-token").mode == 0o600
+
+
+def test_cluster_reports_every_gpu(host) -> None:
+    if _name(host) != SERVER:
+        pytest.skip("queried on the server")
+    nodes = json.loads(host.check_output("k3s kubectl get nodes -o json"))["items"]
+    allocatable = {n["metadata"]["name"]: n["status"].get("allocatable", {}).get("nvidia.com/gpu") for n in nodes}
+    assert allocatable == {name: str(count) for name, count in GPUS.items()}
+
+
+def test_device_plugin_manifest_is_cdi_mode(host) -> None:
+    if _name(host) != SERVER:
+        pytest.skip("the manifest lives on the first server")
+    chart = yaml.safe_load(
+        host.file("/var/lib/rancher/k3s/server/manifests/nvidia-device-plugin.yaml").content_string
+    )
+    values = yaml.safe_load(chart["spec"]["valuesContent"])
+    assert values["deviceListStrategy"] == "cdi-cri"
+    assert values["deviceIDStrategy"] == "index"
+    assert values["cdi"]["nvidiaHookPath"] == "/usr/bin/nvidia-cdi-hook"
+    assert values["nvidiaDriverRoot"] == "/"
