@@ -339,10 +339,10 @@ def print_render_table(result: RenderResult, console: Any) -> None:
     table.add_column("host")
     table.add_column("roles")
     table.add_column("files", justify="right")
-    table.add_column("paths on the host")
+    table.add_column("paths on the host", overflow="fold")
     for host in result.hosts:
         dests = [d for d, _ in host.files]
-        shown = ", ".join(dests[:4]) + (f", +{len(dests) - 4} more" if len(dests) > 4 else "")
+        shown = "\n".join(dests[:6]) + (f"\n+{len(dests) - 6} more" if len(dests) > 6 else "")
         table.add_row(host.host, ",".join(host.roles), str(len(host.files)), shown or "-")
     console.print(table)
     if result.file_count:
