@@ -162,3 +162,48 @@ def test_double_agent_joins_only_with_the_right_token(double_server: tuple[str, 
     finally:
         agent.terminate()
         agent.wait(timeout=10)
+
+
+def _kubectl(kubeconfig: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(DOUBLE), "kubectl", "--kubeconfig", str(kubeconfig), *args],
+                          input=stdin, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_double_pods_apply_schedule_logs_delete(double_server: tuple[str, Path, Path]) -> None:
+    """v1 Pods: created/unchanged/configured like kubectl; a CPU pod runs on the (only) node; a GPU pod
+    stays Pending (Unschedulable) because no node has allocatable nvidia.com/gpu; delete/ignore-not-found."""
+    _, _, kubeconfig = double_server
+    cpu = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: cpu-box\n  namespace: default\n  labels: {a: '1'}\n"
+           "spec:\n  containers:\n  - name: agent\n    image: busybox:1\n    command: [sleep, infinity]\n")
+    gpu = cpu.replace("cpu-box", "gpu-box").replace(
+        "command: [sleep, infinity]", "command: [nvidia-smi, -L]\n    resources:\n      limits: {nvidia.com/gpu: '1'}")
+    for _ in range(50):  # the server's own node registers with its first heartbeat
+        if "srv" in _kubectl(kubeconfig, "get", "nodes", "-o", "name").stdout:
+            break
+        time.sleep(0.1)
+    first = _kubectl(kubeconfig, "apply", "-f", "-", stdin=cpu + "---\n" + gpu)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == ["pod/cpu-box created", "pod/gpu-box created"]
+    assert _kubectl(kubeconfig, "apply", "-f", "-", stdin=cpu).stdout == "pod/cpu-box unchanged\n"
+    assert _kubectl(kubeconfig, "apply", "-f", "-", stdin=cpu.replace("a: '1'", "a: '2'")).stdout == \
+        "pod/cpu-box configured\n"
+    changed = _kubectl(kubeconfig, "apply", "-f", "-", stdin=cpu.replace("busybox:1", "busybox:2").replace(
+        "sleep, infinity", "sleep, '1'"))
+    assert changed.returncode == 1 and "Forbidden: pod updates may not change fields" in changed.stderr
+    phase = _kubectl(kubeconfig, "get", "pod", "cpu-box", "-n", "default", "-o", "jsonpath={.status.phase}")
+    assert (phase.returncode, phase.stdout) == (0, "Running")
+    pod = json.loads(_kubectl(kubeconfig, "get", "pod", "gpu-box", "-o", "json").stdout)
+    assert pod["status"]["phase"] == "Pending"
+    cond = pod["status"]["conditions"][0]
+    assert (cond["type"], cond["status"], cond["reason"]) == ("PodScheduled", "False", "Unschedulable")
+    assert cond["message"] == "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+    logs = _kubectl(kubeconfig, "logs", "gpu-box", "-n", "default")
+    assert logs.returncode == 1 and "is waiting to start: ContainerCreating" in logs.stderr
+    names = {p["metadata"]["name"] for p in json.loads(_kubectl(kubeconfig, "get", "pods", "-A", "-o", "json").stdout)["items"]}
+    assert {"cpu-box", "gpu-box"} <= names
+    gone = _kubectl(kubeconfig, "delete", "pod", "gpu-box", "-n", "default", "--ignore-not-found", "--wait=true")
+    assert (gone.returncode, gone.stdout) == (0, 'pod "gpu-box" deleted\n')
+    again = _kubectl(kubeconfig, "delete", "pod", "gpu-box", "-n", "default", "--ignore-not-found")
+    assert (again.returncode, again.stdout) == (0, "")
+    missing = _kubectl(kubeconfig, "delete", "pod", "gpu-box", "-n", "default")
+    assert missing.returncode == 1 and 'pods "gpu-box" not found' in missing.stderr
