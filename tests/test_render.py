@@ -150,3 +150,18 @@ def test_compile_cache_and_workers_do_not_change_output(fake_content: paths.Cont
     from ansible._internal._templating._jinja_bits import AnsibleEnvironment
 
     assert "compile" not in AnsibleEnvironment.__dict__  # the cache is removed after a render
+
+
+def test_airgap_example_inventory_renders_without_downloads(tmp_path: Path) -> None:
+    """The documented air-gapped inventory validates and points k3s at its own static chart."""
+    airgap = paths.content().root / "inventories" / "airgap" / "hosts.yml"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["render", "-i", str(airgap), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    chart = yaml.safe_load((out / "server1/var/lib/rancher/k3s/server/manifests/nvidia-device-plugin.yaml").read_text())
+    assert chart["spec"]["chart"] == "https://%{KUBERNETES_API}%/static/charts/nvidia-device-plugin-0.19.1.tgz"
+    assert "repo" not in chart["spec"]
+    config = yaml.safe_load((out / "gpu1/etc/rancher/k3s/config.yaml").read_text())
+    assert config["server"] == "https://10.0.0.10:6443"
+    assert "nvidia.com/gpu.present=true" in config["node-label"]
+    assert "token" not in config and config["token-file"]
