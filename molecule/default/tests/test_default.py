@@ -6,6 +6,8 @@ default-bookworm: k3s server + GPU host with 1 GPU; default-trixie: GPU agent wi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -88,3 +90,22 @@ def test_device_plugin_manifest_is_cdi_mode(host) -> None:
     assert values["deviceIDStrategy"] == "index"
     assert values["cdi"]["nvidiaHookPath"] == "/usr/bin/nvidia-cdi-hook"
     assert values["nvidiaDriverRoot"] == "/"
+
+
+def test_provision_cli_converges_again_with_no_change(tmp_path: Path) -> None:
+    """`openshell-auto provision` (ansible-runner wrapper) on the converged hosts: exit 0, the
+    per-host JSON summary lists both hosts, nothing failed and nothing changed (idempotent)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "openshell_auto", "provision", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         "--json", "--artifacts-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    summary = json.loads(run.stdout)
+    assert summary["exit_code"] == 0 and summary["status"] == "successful"
+    assert set(summary["hosts"]) == set(GPUS)
+    for name, stats in summary["hosts"].items():
+        assert stats["failed"] == 0 and stats["unreachable"] == 0, name
+        assert stats["changed"] == 0, (name, stats)
+    assert summary["failures"] == []
+    assert Path(summary["artifacts_dir"]).parent == tmp_path
