@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +19,9 @@ import pytest
 
 from openshell_auto.render import render_inventory
 from openshell_auto.rendered_files import RenderedFile
+
+# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
 
 REPO = Path(__file__).resolve().parent.parent
 DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
@@ -60,7 +64,7 @@ def test_containerd_cdi_template_decision(tmp_path: Path) -> None:
     playbook.write_text(DECISION_PLAYBOOK % {"vars": REPO / "roles" / "k3s" / "vars" / "main.yml",
                                              "versions": json.dumps(list(VERSIONS))})
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    run = subprocess.run(["ansible-playbook", "-i", str(inventory), str(playbook)], capture_output=True, text=True,
+    run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
                          env=env, timeout=120, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     seen = {(host, version): decision == "True"

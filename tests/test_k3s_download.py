@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+
 REPO = Path(__file__).resolve().parent.parent
 DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
 VERSION = "v1.35.2+k3s1"
@@ -69,7 +72,7 @@ def run_install(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str
         "          ansible_connection: local\n"
         f"          ansible_python_interpreter: {sys.executable}\n"
     )
-    args = ["ansible-playbook", "-i", str(inventory), str(playbook),
+    args = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook),
             "-e", f"k3s_install_dir={tmp_path / 'bin'}", "-e", "k3s_arch=amd64"]
     for key, value in extra.items():
         args += ["-e", f"{key}={value}"]

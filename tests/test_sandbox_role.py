@@ -19,6 +19,9 @@ import yaml
 
 from openshell_auto import sandbox
 
+# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE = ROOT / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
 NODES = ROOT / "tests" / "data" / "nodes"
@@ -43,7 +46,7 @@ def _playbook(tmp: Path, playbook: str, nodes: str, extra: dict[str, Any], *args
     (tmp / "vars.json").write_text(json.dumps(variables))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(["ansible-playbook", "-i", str(inv), str(ROOT / "playbooks" / playbook),
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inv), str(ROOT / "playbooks" / playbook),
                            "-e", f"@{tmp / 'vars.json'}", *args],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
 
