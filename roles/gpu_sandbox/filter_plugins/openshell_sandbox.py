@@ -1,28 +1,19 @@
-"""Filters of role gpu_sandbox: the SAME sandbox renderer and readiness decision as the CLI.
-
-`openshell_auto` is imported from the installed package, or, when ansible-playbook runs from a
-checkout without the package installed, from the repository root three levels above this file.
-"""
+"""Filters of role gpu_sandbox: the SAME sandbox renderer and readiness decision as the CLI."""
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-try:
-    from openshell_auto import readiness, sandbox
-except ImportError:  # a checkout run without `pip install`: roles/<role>/filter_plugins/ -> root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))
-    from openshell_auto import readiness, sandbox
+if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
+    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
 
 from ansible.errors import AnsibleFilterError
 
-
-def _plain(value: Any) -> Any:
-    """Ansible's tagged/lazy values -> plain Python types (str, int, list, dict)."""
-    return json.loads(json.dumps(value))
+from openshell_auto import readiness, sandbox
+from openshell_auto.ansible_glue import json_document, plain
 
 
 def openshell_sandbox_render(sandboxes: Any, max_gpus: int = sandbox.DEFAULT_MAX_GPUS) -> dict[str, Any]:
@@ -30,7 +21,7 @@ def openshell_sandbox_render(sandboxes: Any, max_gpus: int = sandbox.DEFAULT_MAX
 
     Returns {"manifests": [...], "yaml": "<multi-doc>", "names": [...], "gpu_names": [...]}."""
     try:
-        parsed = sandbox.parse_sandboxes(_plain(sandboxes or []), max_gpus=int(max_gpus), source="gpu_sandbox_sandboxes")
+        parsed = sandbox.parse_sandboxes(plain(sandboxes or []), max_gpus=int(max_gpus), source="gpu_sandbox_sandboxes")
     except sandbox.SandboxError as exc:
         raise AnsibleFilterError(str(exc)) from exc
     manifests = sandbox.render_pods(parsed)
@@ -44,7 +35,7 @@ def openshell_sandbox_render(sandboxes: Any, max_gpus: int = sandbox.DEFAULT_MAX
 
 def openshell_gpu_readiness(nodes_json: Any) -> dict[str, Any]:
     """`kubectl get nodes -o json` output (string or parsed) -> readiness decision dict."""
-    doc = json.loads(str(nodes_json)) if isinstance(nodes_json, str) else _plain(nodes_json)
+    doc = json_document(nodes_json)
     try:
         return readiness.gpu_readiness(doc).to_dict()
     except ValueError as exc:

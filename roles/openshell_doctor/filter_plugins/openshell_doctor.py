@@ -1,21 +1,17 @@
 """Filters of role openshell_doctor: reduce gathered output to the material the doctor reads
-(openshell_auto.doctor), dropping what must not land in a support bundle.
-
-`openshell_auto` is imported from the installed package, or, when ansible-playbook runs from a
-checkout without the package installed, from the repository root three levels above this file.
-"""
+(openshell_auto.doctor), dropping what must not land in a support bundle."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-try:
-    from openshell_auto import doctor
-except ImportError:  # a checkout run without `pip install`: roles/<role>/filter_plugins/ -> root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))
-    from openshell_auto import doctor
+if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
+    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
+
+from openshell_auto import doctor
 
 
 class FilterModule:
