@@ -2,6 +2,8 @@
 
 `LiveProgress` (rich, for a terminal): spinner, current play and task, per-host state.
 `PlainProgress` (pipes, CI logs): one line per play, task and host result.
+Both are `runner.Display`s: the play and task they show are the run's `position`, which
+runner.EventCollector moves on before it hands them an event.
 `print_summary` prints the per-host table and, per failed/unreachable host, the failing task.
 """
 
@@ -16,7 +18,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from openshell_auto.runner import STAT_KEYS, RunResult, failure_message
+from openshell_auto.runner import STAT_KEYS, Display, RunResult, failure_message
 
 _STATE_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "unreachable": "bold red",
                 "skipped": "cyan", "running": "white"}
@@ -43,20 +45,20 @@ def _result_state(event: dict[str, Any]) -> tuple[str, str, str] | None:
     return host, state, message
 
 
-class PlainProgress:
+class PlainProgress(Display):
     """Line-oriented progress for non-terminals."""
 
     def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
         self.stream = stream
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event", "")
-        data = event.get("event_data") or {}
         line = ""
         if kind == "playbook_on_play_start":
-            line = f"PLAY {data.get('play', '')}"
+            line = f"PLAY {self.position.play}"
         elif kind == "playbook_on_task_start":
-            line = f"  TASK {data.get('task', '')}"
+            line = f"  TASK {self.position.task}"
         else:
             result = _result_state(event)
             if result is not None:
@@ -72,16 +74,15 @@ class PlainProgress:
         return None
 
 
-class LiveProgress:
+class LiveProgress(Display):
     """A rich live panel: spinner + play/task + the latest state of each host."""
 
     MAX_HOSTS = 20
 
     def __init__(self, console: Console, playbook: str) -> None:
+        super().__init__()
         self.console = console
         self.playbook = playbook
-        self.play = ""
-        self.task = ""
         self.states: dict[str, str] = {}
         self.counts: dict[str, dict[str, int]] = {}
         self.started = time.monotonic()
@@ -92,8 +93,8 @@ class LiveProgress:
         elapsed = int(time.monotonic() - self.started)
         head = Table.grid(padding=(0, 1))
         head.add_row(self.spinner, Text(f"{self.playbook}  {elapsed}s", style="bold"))
-        head.add_row("", Text(f"play: {self.play or '-'}"))
-        head.add_row("", Text(f"task: {self.task or '-'}"))
+        head.add_row("", Text(f"play: {self.position.play or '-'}"))
+        head.add_row("", Text(f"task: {self.position.task or '-'}"))
         hosts = Table(box=None, padding=(0, 1), show_header=True, header_style="dim")
         hosts.add_column("host")
         hosts.add_column("state")
@@ -110,12 +111,7 @@ class LiveProgress:
         return Group(*parts)
 
     def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("event", "")
-        data = event.get("event_data") or {}
-        if kind == "playbook_on_play_start":
-            self.play = str(data.get("play", ""))
-        elif kind == "playbook_on_task_start":
-            self.task = str(data.get("task", ""))
+        if event.get("event") == "playbook_on_task_start":
             for host in self.states:
                 if self.states[host] not in ("failed", "unreachable"):
                     self.states[host] = "running"

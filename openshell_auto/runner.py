@@ -77,13 +77,41 @@ class RunResult:
 EventHandler = Callable[[dict[str, Any]], None]
 
 
+@dataclass
+class RunPosition:
+    """The play and task a run is at. `EventCollector` keeps it; a `Display` only reads it."""
+
+    play: str = ""
+    task: str = ""
+
+    def follow(self, event: Mapping[str, Any]) -> None:
+        """Move on at a play or task start event; other events leave the position as it is."""
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            self.play = str(data.get("play", ""))
+        elif kind == "playbook_on_task_start":
+            self.task = str(data.get("task", ""))
+
+
+class Display:
+    """Base of a live view of a run (see progress.py). The collector shares its `position` with
+    the display and moves it on before each call, so the display reads the current play/task."""
+
+    def __init__(self) -> None:
+        self.position = RunPosition()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
 class EventCollector:
     """Collects per-host stats and failures from ansible-runner events; forwards to a display."""
 
     def __init__(self, display: EventHandler | None = None) -> None:
         self.display = display
-        self.play = ""
-        self.task = ""
+        # one position per run: a Display reads the same object the collector moves on
+        self.position = display.position if isinstance(display, Display) else RunPosition()
         self.stats: dict[str, dict[str, int]] = {}
         self.last_failure: dict[str, Failure] = {}
         self.seen_hosts: dict[str, None] = {}
@@ -91,14 +119,12 @@ class EventCollector:
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
-        if kind == "playbook_on_play_start":
-            self.play = str(data.get("play", ""))
-        elif kind == "playbook_on_task_start":
-            self.task = str(data.get("task", ""))
-        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+        self.position.follow(event)
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             host = str(data.get("host", ""))
             self.last_failure[host] = Failure(
-                host=host, play=str(data.get("play", self.play)), task=str(data.get("task", self.task)),
+                host=host, play=str(data.get("play", self.position.play)),
+                task=str(data.get("task", self.position.task)),
                 message=failure_message(data.get("res") or {}), unreachable=kind == "runner_on_unreachable")
         elif kind == "playbook_on_stats":
             for source, name in _STATS_FIELDS.items():

@@ -139,10 +139,13 @@ def test_live_panel_tracks_hosts_from_events() -> None:
     console = Console(file=stream, width=100, force_terminal=False)
     live = LiveProgress(console, "site.yml")
     plain = PlainProgress(stream)
+    collectors = [runner.EventCollector(live), runner.EventCollector(plain)]  # as run_playbook feeds them
     for event in events:
-        live(event)
-        plain(event)
-    assert live.play == "Classify" and live.task == "Check"
+        for collector in collectors:
+            collector(event)
+    # one owner of play/task: the collector moves on the very position the display reads
+    assert collectors[0].position is live.position and collectors[1].position is plain.position
+    assert live.position == runner.RunPosition(play="Classify", task="Check")
     assert live.states == {"a": "changed", "b": "failed", "c": "unreachable"}
     assert live.counts["a"] == {"changed": 1, "ok": 1}
     console.print(live)
@@ -150,3 +153,14 @@ def test_live_panel_tracks_hosts_from_events() -> None:
     for line in ("PLAY Classify", "  TASK Check", "    changed: a", "    failed: b: bad layout",
                  "    unreachable: c: ssh: refused", "task: Check", "site.yml"):
         assert line in text, line
+
+
+def test_collector_position_names_the_failing_task_when_the_event_does_not() -> None:
+    collector = runner.EventCollector(display=None)
+    for event in ({"event": "playbook_on_play_start", "event_data": {"play": "K3s servers"}},
+                  {"event": "playbook_on_task_start", "event_data": {"task": "Start k3s"}},
+                  {"event": "runner_on_failed", "event_data": {"host": "s1", "res": {"msg": "boom"}}}):
+        collector(event)
+    assert collector.position == runner.RunPosition(play="K3s servers", task="Start k3s")
+    assert collector.last_failure["s1"] == runner.Failure(host="s1", play="K3s servers", task="Start k3s",
+                                                          message="boom")
