@@ -1,6 +1,7 @@
-"""containerd CDI decision (k3s_version -> containerd 1.7 or 2.x), the config.toml.tmpl the role
-writes, and the k3s test double's containerd config: base template + tmpl, and the `nvidia`
-handler only when nvidia-container-runtime is on PATH at start. The double runs on loopback."""
+"""containerd CDI decision (k3s_version -> containerd 1.7 or 2.x) and the k3s test double's
+containerd config: base template + tmpl, and the `nvidia` handler only when
+nvidia-container-runtime is on PATH at start. The double runs on loopback. The containerd 1.7
+template the role derives: tests/test_k3s_containerd_template.py."""
 
 from __future__ import annotations
 
@@ -17,15 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from openshell_auto.render import render_inventory
-from openshell_auto.rendered_files import RenderedFile
 
 # The venv's ansible-playbook (beside this interpreter), else the one on PATH.
 ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
 
 REPO = Path(__file__).resolve().parent.parent
 DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
-EXAMPLE = REPO / "inventories" / "example" / "hosts.yml"
 
 DECISION_PLAYBOOK = """
 - hosts: gpu, cpu
@@ -71,16 +69,6 @@ def test_containerd_cdi_template_decision(tmp_path: Path) -> None:
             for host, version, decision in re.findall(r"DECISION (\S+) (\S+) (True|False)", run.stdout)}
     assert {v: seen[("gpu", v)] for v in VERSIONS} == VERSIONS
     assert not any(seen[("cpu", v)] for v in VERSIONS), "only GPU hosts need CDI in containerd"
-
-
-def test_config_toml_tmpl_builds_on_the_base_template(tmp_path: Path) -> None:
-    entry = RenderedFile("k3s", "config.toml.tmpl.j2", "/var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl",
-                         "gpu", "containerd 1.7 CDI template")
-    result = render_inventory(EXAMPLE, tmp_path / "out", ['{"k3s_version": "v1.31.5+k3s1"}'], registry=[entry])
-    text = dict(next(h for h in result.hosts if h.host == "gpu1").files)[entry.dest].read_text()
-    assert text.startswith('{{ template "base" . }}\n')
-    assert '[plugins."io.containerd.grpc.v1.cri"]\n  enable_cdi = true\n' in text
-    assert 'cdi_spec_dirs = ["/etc/cdi", "/var/run/cdi"]' in text
 
 
 def _free_port() -> int:
