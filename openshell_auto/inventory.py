@@ -33,7 +33,7 @@ _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
 
 # --------------------------------------------------------------------------- YAML with lines
-class _Opaque(str):
+class Opaque(str):
     """A value Ansible decrypts or marks at run time (!vault, !unsafe): never type-checked."""
 
 
@@ -44,11 +44,11 @@ class _LineDict(dict):  # type: ignore[type-arg]
     line: int
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+class LineLoader(yaml.SafeLoader):  # type: ignore[misc]
     pass
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> _LineDict:
     loader.flatten_mapping(node)
     result = _LineDict()
     result.lines = {}
@@ -62,15 +62,15 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
     return result
 
 
-def _construct_opaque(loader: _Loader, node: yaml.Node) -> _Opaque:
+def _construct_opaque(loader: LineLoader, node: yaml.Node) -> Opaque:
     value = loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else ""
-    return _Opaque(str(value))
+    return Opaque(str(value))
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor("!vault", _construct_opaque)
-_Loader.add_constructor("!unsafe", _construct_opaque)
-_Loader.add_constructor("!vault-encrypted", _construct_opaque)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+LineLoader.add_constructor("!vault", _construct_opaque)
+LineLoader.add_constructor("!unsafe", _construct_opaque)
+LineLoader.add_constructor("!vault-encrypted", _construct_opaque)
 
 
 def load_yaml(path: Path, what: str = "inventory") -> Any:
@@ -84,7 +84,7 @@ def load_yaml(path: Path, what: str = "inventory") -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {what} ({exc}); check the file and its permissions") from exc
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -427,7 +427,7 @@ def parse_inventory(path: Path, extra_vars: Mapping[str, Any] | None = None) -> 
 # --------------------------------------------------------------------------- variable checks
 def is_template(value: Any) -> bool:
     """True when the value (or anything inside it) is a Jinja template or an opaque value."""
-    if isinstance(value, _Opaque):
+    if isinstance(value, Opaque):
         return True
     if isinstance(value, str):
         return any(marker in value for marker in _TEMPLATE_MARKERS)
@@ -595,75 +595,3 @@ def load_inventory(path: Path | str, extra_vars: Mapping[str, Any] | None = None
                    specs: Specs | None = None) -> Classified:
     """Parse and fully validate an inventory; return its hosts classified. Raises InputError."""
     return classify(parse_inventory(Path(path), extra_vars), specs)
-
-
-# --------------------------------------------------------------------------- extra vars
-def parse_extra_vars(items: Iterable[str]) -> dict[str, Any]:
-    """Parse -e arguments like ansible-playbook: KEY=VALUE (string), @file (YAML/JSON), or a
-    YAML/JSON mapping. Later items win. Raises InputError (exit 2) on bad syntax."""
-    result: dict[str, Any] = {}
-    for item in items:
-        if item.startswith("@"):
-            file = Path(item[1:]).expanduser()
-            data = load_yaml(file, "extra vars")
-            if data is None:
-                continue
-            if not isinstance(data, dict):
-                raise InputError(f"{file}: -e @file must contain a mapping of variable: value, "
-                                 f"got {type(data).__name__}; fix the file")
-            result.update(_plain(data))
-        elif item.lstrip().startswith("{"):
-            try:
-                data = yaml.load(item, Loader=_Loader)  # noqa: S506
-            except yaml.YAMLError as exc:
-                raise InputError(f"-e {item!r}: not valid YAML/JSON ({exc}); quote it as one argument") from exc
-            if not isinstance(data, dict):
-                raise InputError(f"-e {item!r}: must be a mapping; use KEY=VALUE, @file or a JSON object")
-            result.update(_plain(data))
-        else:
-            key, sep, value = item.partition("=")
-            key = key.strip()
-            if not sep or not key.isidentifier():
-                raise InputError(f"-e {item!r}: expected KEY=VALUE (KEY a variable name), @FILE or a JSON object; "
-                                 "fix the -e argument")
-            result[key] = value
-    return result
-
-
-def extra_vars_sources(items: Iterable[str]) -> list[dict[str, Any] | Path]:
-    """The -e arguments for the run, in order: inline KEY=VALUE / JSON items as mappings, and
-    `@file` as the file's absolute Path when it holds `!vault` values (Ansible decrypts them;
-    re-serialising would lose the tag). Call `parse_extra_vars` first to validate."""
-    sources: list[dict[str, Any] | Path] = []
-    for item in items:
-        if item.startswith("@"):
-            file = Path(item[1:]).expanduser().resolve()
-            data = load_yaml(file, "extra vars")
-            if isinstance(data, dict) and _has_no_vault(data):
-                sources.append(_plain(data))
-            elif data is not None:
-                sources.append(file)
-        else:
-            sources.append(parse_extra_vars([item]))
-    return sources
-
-
-def _has_no_vault(value: Any) -> bool:
-    """False when any value inside is a !vault / !unsafe scalar."""
-    if isinstance(value, _Opaque):
-        return False
-    if isinstance(value, dict):
-        return all(_has_no_vault(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_has_no_vault(v) for v in value)
-    return True
-
-
-def _plain(value: Any) -> Any:
-    """Drop the line-tracking subclasses so values are plain dicts (JSON-serialisable).
-    !vault/!unsafe scalars stay `_Opaque` (a str) so validation keeps skipping them."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

@@ -95,7 +95,8 @@ def execute_playbook(
     """
     from rich.console import Console
 
-    from openshell_auto.inventory import extra_vars_sources, load_inventory, parse_extra_vars
+    from openshell_auto.extra_vars import extra_vars_sources, parse_extra_vars
+    from openshell_auto.inventory import load_inventory
     from openshell_auto.progress import make_progress, print_summary
     from openshell_auto.runner import run_playbook
 

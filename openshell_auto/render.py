@@ -77,7 +77,8 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     Raises InputError (bad inventory / -e, exit 2) or RenderError (a template failed, exit 1).
     """
     from openshell_auto import rendered_files
-    from openshell_auto.inventory import load_inventory, parse_extra_vars
+    from openshell_auto.extra_vars import parse_extra_vars
+    from openshell_auto.inventory import load_inventory
 
     content = paths.content()
     os.environ.setdefault("ANSIBLE_CONFIG", str(content.ansible_cfg))

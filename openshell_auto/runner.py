@@ -264,7 +264,7 @@ def run_playbook(
     """Run a playbook with ansible-runner; return per-host stats and failures.
 
     `extra_vars` is a mapping, or a sequence of mappings and Paths in `-e` order (see
-    `inventory.extra_vars_sources`): mappings are written to 0600 temp files outside the
+    `extra_vars.extra_vars_sources`): mappings are written to 0600 temp files outside the
     artifacts and deleted afterwards, Paths (the user's own vars files) are passed as `-e @path`.
 
     The caller validates the inventory first (`inventory.load_inventory`). Artifacts land in

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from openshell_auto.errors import InputError
-from openshell_auto.inventory import load_inventory, parse_extra_vars
+from openshell_auto.extra_vars import parse_extra_vars
+from openshell_auto.inventory import load_inventory
 
 from conftest import INVENTORIES, REPO
 
@@ -156,26 +157,6 @@ def test_host_vars_override_group_vars(write_inventory: Callable[..., Path]) -> 
     classified = load_inventory(path)
     assert classified.vars["s1"]["x"] == "host"
     assert classified.vars["s2"]["x"] == "group"
-
-
-@pytest.mark.parametrize("item,expected", [
-    ("a=1", {"a": "1"}),
-    ("a=b=c", {"a": "b=c"}),
-    ('{"n": 3, "l": [1]}', {"n": 3, "l": [1]}),
-])
-def test_parse_extra_vars(item: str, expected: dict[str, object]) -> None:
-    assert parse_extra_vars([item]) == expected
-
-
-@pytest.mark.parametrize("item,needle", [
-    ("novalue", "expected KEY=VALUE"),
-    ("1bad=x", "expected KEY=VALUE"),
-    ("@/nonexistent/vars.yml", "extra vars file not found"),
-    ("{not: [closed", "not valid YAML/JSON"),
-])
-def test_parse_extra_vars_rejects(item: str, needle: str) -> None:
-    with pytest.raises(InputError, match=needle):
-        parse_extra_vars([item])
 
 
 def test_every_role_default_passes_its_own_argument_spec() -> None:

@@ -109,18 +109,6 @@ def test_extra_vars_keep_command_line_order(local_inventory: Path, tmp_path: Pat
     assert not Path(files[0]).exists() and not Path(files[2]).exists()  # temp files removed
 
 
-def test_vaulted_extra_vars_file_is_passed_by_path(tmp_path: Path) -> None:
-    from openshell_auto.inventory import extra_vars_sources, parse_extra_vars
-
-    vaulted = tmp_path / "vault.yml"
-    vaulted.write_text("---\nopenshell_gpu: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n")
-    plain = tmp_path / "plain.yml"
-    plain.write_text("---\nopenshell_gpu: true\n")
-    items = ["x=1", f"@{vaulted}", f"@{plain}"]
-    assert parse_extra_vars(items)["x"] == "1"  # validation still sees every item
-    assert extra_vars_sources(items) == [{"x": "1"}, vaulted.resolve(), {"openshell_gpu": True}]
-
-
 def test_live_panel_tracks_hosts_from_events() -> None:
     from io import StringIO
 

@@ -33,7 +33,8 @@ def gather(
     from rich.console import Console
 
     from openshell_auto import doctor
-    from openshell_auto.inventory import load_inventory, parse_extra_vars
+    from openshell_auto.extra_vars import parse_extra_vars
+    from openshell_auto.inventory import load_inventory
     from openshell_auto.options import check_limit
     from openshell_auto.progress import make_progress
     from openshell_auto.runner import run_playbook
