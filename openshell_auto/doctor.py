@@ -285,7 +285,20 @@ def containerd_summary(text: Any, path: str = CONTAINERD_CONFIG) -> dict[str, An
         if "nvidia" in line.lower() and re.match(r"\s*(\[|BinaryName\s*=|runtime_type\s*=)", line)
     ][:20]
     nvidia = "nvidia" in runtimes if parsed else any(re.search(r'runtimes\.["\']?nvidia["\']?\]', line) for line in lines)
-    return {"path": path, "exists": True, "parsed": parsed, "runtimes": runtimes, "nvidia": nvidia, "lines": lines}
+    version = data.get("version") if parsed else None
+    return {"path": path, "exists": True, "parsed": parsed, "runtimes": runtimes, "nvidia": nvidia, "lines": lines,
+            "version": version, "cdi": _containerd_cdi(data) if parsed else None}
+
+
+def _containerd_cdi(data: Mapping[str, Any]) -> bool:
+    """Whether containerd passes the CRI CDI devices through: config version 3 (containerd 2.x) has
+    CDI on unless enable_cdi = false; version 2 (containerd 1.7) only with enable_cdi = true."""
+    plugins = data.get("plugins") if isinstance(data.get("plugins"), Mapping) else {}
+    if int(data.get("version") or 1) >= 3:
+        cri = plugins.get("io.containerd.cri.v1.runtime")
+        return not isinstance(cri, Mapping) or cri.get("enable_cdi", True) is True
+    cri = plugins.get("io.containerd.grpc.v1.cri")
+    return isinstance(cri, Mapping) and cri.get("enable_cdi") is True
 
 
 def cdi_spec_files(found: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -577,6 +590,15 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
             "containerd-handler",
             "k3s's containerd has no `nvidia` runtime handler (the device-plugin pod needs it): install "
             f"{TOOLKIT_BASE} (nvidia-container-runtime on PATH) and restart k3s (`systemctl restart k3s` or k3s-agent)",
+        )
+    if cd.get("exists") and cd.get("cdi") is False:
+        add(
+            "error",
+            "containerd-cdi",
+            f"k3s's containerd (config version {cd.get('version')}: containerd 1.7) has CDI off, so the device "
+            "plugin's CDI devices are dropped and GPU pods start without GPUs: re-run `openshell-auto provision` "
+            "(the k3s role derives config.toml.tmpl with enable_cdi = true), or set enable_cdi = true in the "
+            '[plugins."io.containerd.grpc.v1.cri"] table of your own config.toml.tmpl and restart k3s',
         )
     return out
 

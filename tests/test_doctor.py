@@ -132,6 +132,23 @@ def test_containerd_summary_finds_handler_and_drops_secrets(fname: str) -> None:
     assert "s3cr3t" not in json.dumps(doctor.containerd_summary(leaky))
 
 
+def test_containerd_17_without_cdi_is_an_error(healthy: dict[str, Any]) -> None:
+    text = (DATA / "containerd-v2-nvidia-auth.toml").read_text()
+    assert doctor.containerd_summary(text)["cdi"] is True
+    off = text.replace("  enable_cdi = true\n", "")
+    healthy["server1"]["containerd"] = doctor.containerd_summary(off)
+    f = _one(doctor.findings(healthy), "containerd-cdi")
+    assert "containerd 1.7) has CDI off" in f.message and "openshell-auto provision" in f.message
+
+
+def test_containerd_2_has_cdi_unless_disabled() -> None:
+    text = (DATA / "containerd-v3-nvidia.toml").read_text()
+    assert doctor.containerd_summary(text)["cdi"] is True
+    cri = "[plugins.'io.containerd.cri.v1.runtime']\n"
+    assert cri in text
+    assert doctor.containerd_summary(text.replace(cri, cri + "  enable_cdi = false\n"))["cdi"] is False
+
+
 def test_containerd_summary_unparseable_falls_back_to_lines() -> None:
     text = '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia"]\n  runtime_type = \n'
     summary = doctor.containerd_summary(text)
