@@ -471,6 +471,9 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
                 for message in result.error_messages:
                     fix = _type_fix(spec)
                     errors.append(f"{where}: {_owner_text(block)}: field {name}: {message}; {fix}")
+                if not result.error_messages:
+                    errors.extend(f"{where}: {_owner_text(block)}: field {name}: {problem}"
+                                  for problem in _format_problems(name, value))
                 continue
             if name in known or name.startswith("__"):
                 continue
@@ -483,6 +486,20 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
             errors.append(f"{where}: {_owner_text(block)}: field {name}: unknown variable"
                           f"{f' of role {role.name}' if role else ''}; {hint}")
     return errors
+
+
+# Value formats argument_specs cannot express; the roles assert the same before they use a value.
+_SHA256 = re.compile(r"^(sha256:)?[0-9a-fA-F]{64}$")
+_K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$")
+
+
+def _format_problems(name: str, value: Any) -> list[str]:
+    if name.endswith("_checksum") and isinstance(value, str) and value and not _SHA256.match(value):
+        return [f"'{value}' is not a sha256; set it to \"sha256:<64 hex digits>\" or the 64 hex digits alone "
+                "(`sha256sum FILE` of a trusted copy), or leave it empty"]
+    if name == "k3s_version" and isinstance(value, str) and not _K3S_VERSION.match(value):
+        return [f"'{value}' is not a k3s release name; set it like v1.35.2+k3s1 (the release tag on GitHub)"]
+    return []
 
 
 def _type_fix(spec: Mapping[str, Any]) -> str:
