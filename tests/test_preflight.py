@@ -1,0 +1,397 @@
+"""site.yml checks every air-gap archive on the controller before any host is changed: the play of
+playbooks/preflight.yml (right after classify) includes each role's verify_inputs.yml, the k3s
+binary and images archive on every host, the device-plugin chart on the first server and the
+plugin image on GPU hosts. A wrong sum stops the whole run there, before gpu-hosts.yml and
+cluster.yml. Runs the real playbooks with ansible-playbook on local-connection hosts.
+
+Safety net (in case the preflight ever let a run through): every host is a GPU host whose
+nvidia-smi and driver version file point to paths that do not exist, so gpu-hosts.yml's driver
+preflight (read-only) fails every host and the run ends before cluster.yml; all install
+directories point into tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = REPO / "playbooks" / "site.yml"
+PREFLIGHT = REPO / "playbooks" / "preflight.yml"
+DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
+IMAGES = "k3s-airgap-images-amd64.tar"
+CHART = "nvidia-device-plugin-0.19.1.tgz"
+PLUGIN_IMAGE = "k8s-device-plugin-v0.19.1.tar"
+# Release asset names of the binary for each architecture (the role picks one from the host's facts).
+ASSETS = ("k3s", "k3s-arm64", "k3s-arm")
+HOSTS = ("server1", "gpu1", "gpu2")  # server1: the first server; gpu1, gpu2: agents; all GPU hosts
+
+PREFLIGHT_PLAY = "PLAY [Check the air-gap inputs on the controller (before any host is changed)]"
+CLASSIFY_PLAY = "PLAY [Classify hosts by cluster role]"
+ARCH_PLAY = "PLAY [Read the hosts' CPU architecture (names the k3s binary's line in k3s_checksum_src)]"
+TOOLKIT_PLAY = "PLAY [NVIDIA container toolkit and CDI specs on GPU hosts]"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Airgap:
+    """Controller-side air-gap inputs and their right sums."""
+
+    dir: Path
+    binary_sum: str
+    images_sum: str
+    chart_sum: str
+    image_sum: str
+
+    def write_sums(self, binary_sum: str | None = None, images_sum: str | None = None) -> Path:
+        """sha256sum-amd64.txt like the release's: the binary (under every asset name) and the images."""
+        lines = [f"{binary_sum or self.binary_sum}  {asset}" for asset in ASSETS]
+        lines.append(f"{images_sum or self.images_sum}  {IMAGES}")
+        path = self.dir / "sha256sum-amd64.txt"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def extra_vars(self) -> dict[str, str]:
+        return {"k3s_binary_src": str(self.dir / "k3s"), "k3s_checksum_src": str(self.dir / "sha256sum-amd64.txt"),
+                "k3s_images_src": str(self.dir / IMAGES),
+                "nvidia_device_plugin_chart_src": str(self.dir / CHART),
+                "nvidia_device_plugin_chart_checksum": f"sha256:{self.chart_sum}",
+                "nvidia_device_plugin_image_src": str(self.dir / PLUGIN_IMAGE),
+                "nvidia_device_plugin_image_checksum": self.image_sum}
+
+
+@pytest.fixture
+def airgap(tmp_path: Path) -> Airgap:
+    src = tmp_path / "airgap"
+    src.mkdir()
+    shutil.copy(DOUBLE, src / "k3s")
+    (src / IMAGES).write_bytes(b"k3s airgap images test fixture\n" * 64)
+    (src / CHART).write_bytes(b"\x1f\x8b chart archive test fixture\n" * 32)
+    (src / PLUGIN_IMAGE).write_bytes(b"nvcr.io/nvidia/k8s-device-plugin:v0.19.1 test fixture\n" * 32)
+    gap = Airgap(src, sha256(src / "k3s"), sha256(src / IMAGES), sha256(src / CHART), sha256(src / PLUGIN_IMAGE))
+    gap.write_sums()
+    return gap
+
+
+def host_dirs(tmp_path: Path, host: str) -> dict[str, str]:
+    """Every directory a role could write to, inside tmp_path/hosts/<host>."""
+    base = tmp_path / "hosts" / host
+    return {"k3s_install_dir": str(base / "bin"), "k3s_config_dir": str(base / "etc-rancher-k3s"),
+            "k3s_data_dir": str(base / "data"), "nvidia_device_plugin_static_dir": str(base / "static"),
+            "nvidia_device_plugin_manifest_dir": str(base / "manifests"),
+            "nvidia_device_plugin_images_dir": str(base / "images"),
+            # The safety net: no driver here, so gpu-hosts.yml's read-only driver check fails.
+            "nvidia_container_toolkit_nvidia_smi": str(base / "no-nvidia-smi"),
+            "nvidia_container_toolkit_driver_version_file": str(base / "no-driver-version")}
+
+
+def write_inventory(tmp_path: Path, host_vars: dict[str, dict[str, str]] | None = None) -> Path:
+    """server1 (first server) and agents gpu1, gpu2; all GPU hosts, local connection."""
+    host_vars = host_vars or {}
+    groups = {"openshell_servers": ["server1"], "openshell_agents": ["gpu1", "gpu2"]}
+    inventory = {"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True},
+        "children": {group: {"hosts": {host: {**host_dirs(tmp_path, host), **host_vars.get(host, {})}
+                                       for host in hosts}}
+                     for group, hosts in groups.items()}}}
+    path = tmp_path / "hosts.yml"
+    path.write_text(json.dumps(inventory, indent=2))  # JSON is YAML
+    return path
+
+
+def run(tmp_path: Path, playbook: Path, *args: str, host_vars: dict[str, dict[str, str]] | None = None,
+        **extra: str) -> subprocess.CompletedProcess[str]:
+    inventory = write_inventory(tmp_path, host_vars)
+    extra_file = tmp_path / "extra-vars.json"
+    extra_file.write_text(json.dumps(extra))
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook), "-e", f"@{extra_file}", *args]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_BECOME": "false",
+           "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}  # one line per result: messages are not wrapped
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, check=False)
+
+
+def recap(result: subprocess.CompletedProcess[str], host: str) -> dict[str, int]:
+    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", result.stdout, re.MULTILINE)
+    assert match, result.stdout + result.stderr
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def plays(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The PLAY headers in the order they ran; the sub-playbooks' own classify plays (no host
+    matched: site.yml classifies once) dropped."""
+    headers = re.findall(r"^PLAY \[.*\]", result.stdout, re.MULTILINE)
+    return headers[:1] + [play for play in headers[1:] if play != CLASSIFY_PLAY]
+
+
+def section(out: str, task: str) -> str:
+    """Output of the first TASK header containing `task`, up to the next header."""
+    parts = out.split(task, 1)
+    assert len(parts) == 2, f"no task {task!r} in\n{out}"
+    return re.split(r"^(?:TASK|PLAY|RUNNING HANDLER) \[", parts[1], maxsplit=1, flags=re.MULTILINE)[0]
+
+
+def written(tmp_path: Path) -> list[Path]:
+    return sorted(path for path in (tmp_path / "hosts").rglob("*")) if (tmp_path / "hosts").exists() else []
+
+
+def assert_stopped_in_preflight(tmp_path: Path, result: subprocess.CompletedProcess[str], failing: set[str]) -> None:
+    """The run failed in the preflight play: no later play started, no role changed anything."""
+    out = result.stdout
+    assert result.returncode != 0, out + result.stderr
+    assert plays(result)[-1] == PREFLIGHT_PLAY, plays(result)
+    assert TOOLKIT_PLAY not in out and "PLAY [K3s first server]" not in out, out
+    # No task of another role than the checks' ran (toolkit, CDI, k3s install, chart or image copy).
+    roles_seen = set(re.findall(r"^TASK \[(\w+) : ", out, re.MULTILINE))
+    assert roles_seen <= {"openshell", "k3s", "nvidia_device_plugin"}, roles_seen
+    tasks = re.findall(r"^TASK \[(?:k3s|nvidia_device_plugin) : (.*?)\]", out, re.MULTILINE)
+    assert not [task for task in tasks if re.search(r"Install|Copy|Create|Write|Download|Serve", task)], tasks
+    failed_at = re.findall(r"^fatal: \[(\S+)\]", out, re.MULTILINE)
+    assert set(failed_at) == failing, out
+    assert out.index(PREFLIGHT_PLAY) < out.index("fatal: ["), out
+    for host in HOSTS:  # any_errors_fatal: no host went on (no later play, above)
+        assert recap(result, host)["changed"] == 0
+    assert recap(result, sorted(failing)[0])["failed"] == 1
+    assert written(tmp_path) == [], written(tmp_path)
+
+
+# --------------------------------------------------------------------------- site.yml
+def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: Path, airgap: Airgap) -> None:
+    """Right sums: the preflight play passes (each file hashed once for all hosts), and the run goes
+    on to gpu-hosts.yml (which the safety net then stops at its driver check, before cluster.yml)."""
+    result = run(tmp_path, SITE, **airgap.extra_vars())
+    out = result.stdout
+    assert plays(result)[:4] == [CLASSIFY_PLAY, ARCH_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], plays(result)
+    preflight = out.split(PREFLIGHT_PLAY)[1].split(TOOLKIT_PLAY)[0]
+    assert "fatal:" not in preflight and "WARNING:" not in preflight, preflight
+    images = section(preflight, "TASK [k3s : Checksum the images archives on the controller]")
+    assert images.count(f"(item={airgap.dir / IMAGES})") == 1, images
+    binary = section(preflight, "TASK [k3s : Checksum the local k3s binary on the controller]")
+    assert binary.count(f"(item={airgap.dir / 'k3s'})") == 1, binary
+    chart = section(preflight, "TASK [nvidia_device_plugin : Checksum the chart archive on the controller]")
+    assert re.findall(r"^ok: \[(\S+) -> localhost\]", chart, re.MULTILINE) == ["server1"], chart
+    image_part = preflight.split("TASK [Check the device-plugin image archive (GPU hosts)]")[1]
+    image = section(image_part, "TASK [nvidia_device_plugin : Checksum the image archives on the controller]")
+    assert image.count(f"(item={airgap.dir / PLUGIN_IMAGE})") == 1, image
+    # Then gpu-hosts.yml: the safety net's missing driver fails every host; k3s never starts.
+    assert result.returncode != 0
+    assert "TASK [nvidia_container_toolkit : " in out.split(TOOLKIT_PLAY)[1]
+    assert "PLAY [K3s first server]" not in out
+    assert written(tmp_path) == [], written(tmp_path)
+
+
+@pytest.mark.parametrize("case", ["chart", "k3s-binary", "k3s-images", "plugin-image"])
+def test_wrong_sum_stops_site_before_any_host_is_changed(tmp_path: Path, airgap: Airgap, case: str) -> None:
+    wrong = "ef" * 32
+    extra = airgap.extra_vars()
+    sums = airgap.dir / "sha256sum-amd64.txt"
+    if case == "chart":
+        extra["nvidia_device_plugin_chart_checksum"] = wrong
+        failing = {"server1"}
+        message = (f"nvidia_device_plugin_chart_src {airgap.dir / CHART} has sha256 {airgap.chart_sum} but "
+                   f"nvidia_device_plugin_chart_checksum expects {wrong}: fetch the chart archive")
+    elif case == "k3s-binary":
+        airgap.write_sums(binary_sum=wrong)
+        failing = set(HOSTS)
+        message = (f"k3s_binary_src {airgap.dir / 'k3s'} has sha256 {airgap.binary_sum} but {sums} says {wrong}: "
+                   "download both files of release v1.35.2+k3s1 again")
+    elif case == "k3s-images":
+        airgap.write_sums(images_sum=wrong)
+        failing = set(HOSTS)
+        message = (f"k3s_images_src {airgap.dir / IMAGES} has sha256 {airgap.images_sum} but k3s_checksum_src "
+                   f"{sums} (line for {IMAGES}) expects {wrong}: download the images archive")
+    else:
+        extra["nvidia_device_plugin_image_checksum"] = f"sha256:{wrong}"
+        failing = set(HOSTS)
+        message = (f"nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} has sha256 {airgap.image_sum} but "
+                   f"nvidia_device_plugin_image_checksum expects {wrong}: save the plugin image archive again")
+    result = run(tmp_path, SITE, **extra)
+    assert message in result.stdout, result.stdout
+    assert "Nothing was copied" in result.stdout or case == "k3s-binary"
+    assert_stopped_in_preflight(tmp_path, result, failing)
+
+
+def test_wrong_chart_sum_stops_site_in_check_mode_and_with_tags(tmp_path: Path, airgap: Airgap) -> None:
+    """--check and --tags (as `openshell-auto provision -t ... --check` passes them) still check."""
+    extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "0" * 64}
+    result = run(tmp_path, SITE, "--check", "--tags", "nvidia_cdi", **extra)
+    assert f"nvidia_device_plugin_chart_checksum expects {'0' * 64}" in result.stdout, result.stdout
+    assert_stopped_in_preflight(tmp_path, result, {"server1"})
+
+
+def test_a_missing_archive_stops_site(tmp_path: Path, airgap: Airgap) -> None:
+    extra = {**airgap.extra_vars(), "k3s_images_src": str(airgap.dir / "nope.tar"),
+             "k3s_images_checksum": airgap.images_sum}
+    result = run(tmp_path, SITE, **extra)
+    assert f"k3s_images_src {airgap.dir / 'nope.tar'} does not exist on the controller" in result.stdout, result.stdout
+    assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
+
+
+# --------------------------------------------------------------------------- preflight.yml alone
+def test_preflight_with_nothing_set_skips_every_check(tmp_path: Path) -> None:
+    result = run(tmp_path, PREFLIGHT, "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    arch = section(result.stdout, "TASK [Read each host's CPU architecture]")  # no connection to any host
+    assert "ok:" not in arch and "fatal:" not in arch, arch
+    out = result.stdout.split(PREFLIGHT_PLAY)[1]
+    for task in ("k3s : Checksum the images archives", "k3s : Checksum the local k3s binary",
+                 "k3s : Read the host's CPU architecture", "nvidia_device_plugin : Checksum the chart archive",
+                 "nvidia_device_plugin : Checksum the image archives"):
+        body = section(out, f"TASK [{task}")
+        assert "ok:" not in body and "changed:" not in body, (task, body)
+    assert "WARNING:" not in out
+    assert all(recap(result, host)["changed"] == 0 for host in HOSTS)
+
+
+def test_preflight_changes_nothing_and_warns_about_unverified_archives(tmp_path: Path, airgap: Airgap) -> None:
+    extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "",
+             "nvidia_device_plugin_image_checksum": ""}
+    result = run(tmp_path, PREFLIGHT, **extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert f"WARNING: nvidia_device_plugin_chart_src {airgap.dir / CHART} is used without a checksum check" in out
+    assert out.count(f"WARNING: nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} is copied without") == 3
+    assert all(recap(result, host)["changed"] == 0 and recap(result, host)["failed"] == 0 for host in HOSTS)
+    assert written(tmp_path) == []
+
+
+def test_device_plugin_disabled_skips_its_archives(tmp_path: Path, airgap: Airgap) -> None:
+    extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "ab" * 32,
+             "nvidia_device_plugin_image_checksum": "ab" * 32}
+    result = run(tmp_path, PREFLIGHT, host_vars={host: {"nvidia_device_plugin_enabled": False} for host in HOSTS},
+                 **extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nvidia_device_plugin : " not in result.stdout
+
+
+ROLE_AFTER_PREFLIGHT = """
+- name: The preflight
+  ansible.builtin.import_playbook: {preflight}
+
+- name: The roles' own checks later in the same run
+  hosts: openshell_role_server:openshell_role_agent
+  gather_facts: false
+  tasks:
+    - name: K3s
+      ansible.builtin.include_role:
+        name: k3s
+        tasks_from: verify_inputs.yml
+    - name: Chart
+      ansible.builtin.include_role:
+        name: nvidia_device_plugin
+        tasks_from: verify_inputs.yml
+      vars:
+        __nvidia_device_plugin_verify: chart
+      when: inventory_hostname == 'server1'
+    - name: Image (gpu2 now expects another sum)
+      ansible.builtin.include_role:
+        name: nvidia_device_plugin
+        tasks_from: verify_inputs.yml
+      vars:
+        __nvidia_device_plugin_verify: image
+        nvidia_device_plugin_image_checksum: "{{{{ '12' * 32 if inventory_hostname == 'gpu2' else test_image_sum }}}}"
+"""
+
+
+def test_the_roles_do_not_hash_again_what_the_preflight_verified(tmp_path: Path, airgap: Airgap) -> None:
+    """Later in the same run the roles' own includes skip the files + sums the preflight verified,
+    but a file whose expected sum differs (gpu2 here) is hashed and refused all the same."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(ROLE_AFTER_PREFLIGHT.format(preflight=PREFLIGHT))
+    extra = airgap.extra_vars()
+    image_sum = extra.pop("nvidia_device_plugin_image_checksum")  # host vars: the include overrides it
+    result = run(tmp_path, playbook, host_vars={host: {"nvidia_device_plugin_image_checksum": image_sum,
+                                                       "test_image_sum": image_sum} for host in HOSTS}, **extra)
+    out = result.stdout
+    first, later = out.split("PLAY [The roles' own checks later in the same run]")
+    assert "fatal:" not in first, first
+    first_image = first.split("TASK [Check the device-plugin image archive (GPU hosts)]")[1]
+    later_image = later.split("TASK [Image (gpu2 now expects another sum)]")[1]
+    for task, before, after, hashed_again in (
+            ("k3s : Checksum the images archives on the controller", first, later, False),
+            ("k3s : Checksum the local k3s binary on the controller", first, later, False),
+            ("nvidia_device_plugin : Checksum the chart archive on the controller", first, later, False),
+            ("nvidia_device_plugin : Checksum the image archives on the controller", first_image, later_image, True)):
+        assert re.search(r"^ok: \[server1 -> localhost\]", section(before, f"TASK [{task}"), re.MULTILINE), task
+        body = section(after, f"TASK [{task}")
+        assert ("ok:" in body) == hashed_again, (task, body)
+    # Only gpu2's new sum was hashed (once) and refused; gpu1 and server1 were not hashed again.
+    rehashed = section(later_image, "TASK [nvidia_device_plugin : Checksum the image archives on the controller]")
+    assert rehashed.count("(item=") == 1, rehashed
+    assert re.findall(r"^fatal: \[(\S+)\]", later, re.MULTILINE) == ["gpu2"], later
+    assert (f"nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} has sha256 {airgap.image_sum} but "
+            f"nvidia_device_plugin_image_checksum expects {'12' * 32}") in later, later
+    assert recap(result, "gpu2")["failed"] == 1
+    assert all(recap(result, host)["changed"] == 0 for host in HOSTS)
+
+
+def closed_port() -> int:
+    """A loopback TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the ssh client (an unreachable host)")
+def test_an_unreachable_host_does_not_stop_the_others_checks(tmp_path: Path, airgap: Airgap) -> None:
+    """Reading the architecture (k3s_arch empty) is the one step that connects: an unreachable host
+    is left out of the k3s checks and not failed (later plays fail it alone, as before the
+    preflight); the other hosts are checked and the play passes."""
+    unreachable = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": closed_port(),
+                   "ansible_ssh_common_args": "-o ConnectTimeout=5 -o StrictHostKeyChecking=no"}
+    result = run(tmp_path, PREFLIGHT, host_vars={"gpu2": unreachable}, **airgap.extra_vars())
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    arch = section(out, "TASK [Read each host's CPU architecture]")
+    assert re.search(r"^fatal: \[gpu2\]: UNREACHABLE!.*\.\.\.ignoring", arch, re.MULTILINE | re.DOTALL), arch
+    assert sorted(re.findall(r"^ok: \[(\S+)\]", arch, re.MULTILINE)) == ["gpu1", "server1"], arch
+    k3s = section(out, "TASK [Check the k3s binary and images archive (every host)]")
+    assert "skipping: [gpu2]" in k3s and "included: k3s for server1, gpu1" in k3s, k3s
+    binary = section(out, "TASK [k3s : Refuse a local binary that does not match its checksum]")
+    assert sorted(re.findall(r"^ok: \[(\S+)\]", binary, re.MULTILINE)) == ["gpu1", "server1"], binary
+    assert recap(result, "gpu2")["failed"] == 0
+
+
+ROLE_ONLY = """
+- name: The role's checks without gathered facts
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: K3s
+      ansible.builtin.include_role:
+        name: k3s
+        tasks_from: verify_inputs.yml
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="asset name known for x86_64/aarch64")
+def test_the_k3s_check_reads_the_architecture_when_no_play_did(tmp_path: Path, airgap: Airgap) -> None:
+    """k3s_arch empty and no facts: verify_inputs.yml reads the platform facts itself and looks for
+    this machine's asset (k3s / k3s-arm64), not a fixed one; here the sums file lists only k3s-arm."""
+    asset = {"x86_64": "k3s", "aarch64": "k3s-arm64"}[platform.machine()]
+    (airgap.dir / "sha256sum-amd64.txt").write_text(f"{airgap.binary_sum}  k3s-arm\n")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(ROLE_ONLY)
+    extra = {key: value for key, value in airgap.extra_vars().items() if key.startswith("k3s_binary_src")}
+    result = run(tmp_path, playbook, k3s_checksum_src=str(airgap.dir / "sha256sum-amd64.txt"), **extra)
+    out = result.stdout
+    assert re.findall(r"^ok: \[(\S+)\]", section(out, "TASK [k3s : Read the host's CPU architecture"),
+                      re.MULTILINE) != [], out
+    assert f"k3s_checksum_src {airgap.dir / 'sha256sum-amd64.txt'} has no line '<sha256>  {asset}'" in out, out
+    assert all(recap(result, host)["failed"] == 1 for host in HOSTS)
