@@ -490,14 +490,25 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
 
 # Value formats argument_specs cannot express; the roles assert the same before they use a value.
 _SHA256 = re.compile(r"^(sha256:)?[0-9a-fA-F]{64}$")
+# The sums the roles compare with a sha256 of a controller-side file themselves.
+SHA256_CHECKSUMS = ("k3s_images_checksum", "nvidia_device_plugin_chart_checksum",
+                    "nvidia_device_plugin_image_checksum")
+# Passed to ansible.builtin.get_url `checksum:` as is: "<algorithm>:<hex digest>" or "<algorithm>:<url>".
+GET_URL_CHECKSUMS = ("nvidia_container_toolkit_gpg_key_checksum",)
+_GET_URL_CHECKSUM = re.compile(r"^[a-z0-9]+:.+$")
 _K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$")
 
 
 def _format_problems(name: str, value: Any) -> list[str]:
-    if name.endswith("_checksum") and isinstance(value, str) and value and not _SHA256.match(value):
+    if not isinstance(value, str):
+        return []
+    if name in SHA256_CHECKSUMS and value and not _SHA256.match(value):
         return [f"'{value}' is not a sha256; set it to \"sha256:<64 hex digits>\" or the 64 hex digits alone "
                 "(`sha256sum FILE` of a trusted copy), or leave it empty"]
-    if name == "k3s_version" and isinstance(value, str) and not _K3S_VERSION.match(value):
+    if name in GET_URL_CHECKSUMS and value and not _GET_URL_CHECKSUM.match(value):
+        return [f"'{value}' is not a get_url checksum; use \"<algorithm>:<hex digest>\" e.g. sha256:<64 hex "
+                "digits> or sha512:<128 hex digits>, as ansible.builtin.get_url takes, or leave it empty"]
+    if name == "k3s_version" and not _K3S_VERSION.match(value):
         return [f"'{value}' is not a k3s release name; set it like v1.35.2+k3s1 (the release tag on GitHub)"]
     return []
 

@@ -31,6 +31,8 @@ BAD = {
     "bad-choice.yml": [":4:", "group all", "field openshell_device_id_strategy", "serial", "index, uuid"],
     "bad-checksum.yml": [":4:", "group all", "field k3s_images_checksum", "md5:0123456789abcdef",
                          "is not a sha256", "sha256:<64 hex digits>"],
+    "bad-gpg-key-checksum.yml": [":4:", "group all", "field nvidia_container_toolkit_gpg_key_checksum",
+                                 "'0123456789abcdef'", "\"<algorithm>:<hex digest>\"", "ansible.builtin.get_url"],
     "bad-k3s-version.yml": [":7:", "host server1", "field k3s_version", "'1.35.2'", "like v1.35.2+k3s1"],
     "typo-variable.yml": ["host gpu1", "field openshell_gpuu", "unknown variable", "did you mean `openshell_gpu`"],
     "typo-group.yml": ["host server1", "looks like a typo of `openshell_servers`"],
@@ -198,3 +200,38 @@ def test_misspelt_option_of_every_role_is_caught(write_inventory: Callable[..., 
             load_inventory(path)
         assert f"field {typo}: unknown variable of role {specs.owner(typo).name}" in info.value.messages[0]  # type: ignore[union-attr]
         assert f"did you mean `{option}`" in info.value.messages[0]
+
+
+@pytest.mark.parametrize("value", ["sha512:" + "ab" * 64, "sha1:" + "0f" * 20, "sha256:" + "ef" * 32,
+                                   "sha256:https://example.com/keys/SHA256SUMS"])
+def test_gpg_key_checksum_takes_what_get_url_takes(write_inventory: Callable[..., Path], value: str) -> None:
+    """nvidia_container_toolkit_gpg_key_checksum goes to get_url `checksum:`: any algorithm, or a URL."""
+    path = write_inventory(f"""
+        all:
+          vars:
+            nvidia_container_toolkit_gpg_key_checksum: "{value}"
+          children:
+            openshell_servers:
+              hosts:
+                s1:
+        """)
+    assert load_inventory(path).servers == ["s1"]
+
+
+@pytest.mark.parametrize("name", ["k3s_images_checksum", "nvidia_device_plugin_chart_checksum",
+                                  "nvidia_device_plugin_image_checksum"])
+def test_archive_checksums_must_be_sha256(write_inventory: Callable[..., Path], name: str) -> None:
+    """The roles hash these archives with sha256 themselves: another algorithm is refused up front."""
+    path = write_inventory(f"""
+        all:
+          vars:
+            {name}: "sha512:{'ab' * 64}"
+          children:
+            openshell_servers:
+              hosts:
+                s1:
+        """)
+    with pytest.raises(InputError) as info:
+        load_inventory(path)
+    assert len(info.value.messages) == 1
+    assert f"field {name}: 'sha512:{'ab' * 64}' is not a sha256" in info.value.messages[0]
