@@ -1,8 +1,8 @@
 """site.yml checks every air-gap archive on the controller before any host is changed: the play of
 playbooks/preflight.yml (right after classify) includes each role's verify_inputs.yml, the k3s
 binary and images archive on every host, the device-plugin chart on the first server and the
-plugin image on GPU hosts. A wrong sum stops the whole run there, before gpu-hosts.yml and
-cluster.yml. Runs the real playbooks with ansible-playbook on local-connection hosts.
+plugin image on GPU hosts. A wrong sum, or a set path that is not a file on the controller (sum
+or not), stops the whole run there, before gpu-hosts.yml and cluster.yml. Runs the real playbooks with ansible-playbook on local-connection hosts.
 
 Safety net (in case the preflight ever let a run through): every host is a GPU host whose
 nvidia-smi and driver version file point to paths that do not exist, so gpu-hosts.yml's driver
@@ -186,7 +186,11 @@ def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: 
     assert binary.count(f"(item={airgap.dir / 'k3s'})") == 1, binary
     chart = section(preflight, "TASK [nvidia_device_plugin : Checksum the chart archive on the controller]")
     assert re.findall(r"^ok: \[(\S+) -> localhost\]", chart, re.MULTILINE) == ["server1"], chart
+    looked = section(preflight, "TASK [k3s : Look for the air-gap files on the controller]")
+    assert looked.count(f"(item={airgap.dir / IMAGES})") == 1 and looked.count(f"(item={airgap.dir / 'k3s'})") == 1
     image_part = preflight.split("TASK [Check the device-plugin image archive (GPU hosts)]")[1]
+    looked = section(image_part, "TASK [nvidia_device_plugin : Look for the image archives on the controller]")
+    assert looked.count(f"(item={airgap.dir / PLUGIN_IMAGE})") == 1, looked
     image = section(image_part, "TASK [nvidia_device_plugin : Checksum the image archives on the controller]")
     assert image.count(f"(item={airgap.dir / PLUGIN_IMAGE})") == 1, image
     # Then gpu-hosts.yml: the safety net's missing driver fails every host; k3s never starts.
@@ -241,6 +245,37 @@ def test_a_missing_archive_stops_site(tmp_path: Path, airgap: Airgap) -> None:
     result = run(tmp_path, SITE, **extra)
     assert f"k3s_images_src {airgap.dir / 'nope.tar'} does not exist on the controller" in result.stdout, result.stdout
     assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
+
+
+@pytest.mark.parametrize("case", ["k3s-images", "chart", "plugin-image", "k3s-binary", "images-is-a-directory"])
+def test_a_missing_archive_without_a_sum_stops_site(tmp_path: Path, airgap: Airgap, case: str) -> None:
+    """No sum set (nothing to hash), but the path is wrong: still refused in the preflight, naming the
+    variable, the path and the fix, not left to the copy after hosts were changed."""
+    extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "",
+             "nvidia_device_plugin_image_checksum": ""}
+    missing = airgap.dir / "typo"
+    variable, failing, what = {
+        "k3s-images": ("k3s_images_src", set(HOSTS), "does not exist"),
+        "images-is-a-directory": ("k3s_images_src", set(HOSTS), "is not a regular file"),
+        "k3s-binary": ("k3s_binary_src", set(HOSTS), "does not exist"),
+        "chart": ("nvidia_device_plugin_chart_src", {"server1"}, "does not exist"),
+        "plugin-image": ("nvidia_device_plugin_image_src", set(HOSTS), "does not exist"),
+    }[case]
+    if case == "images-is-a-directory":
+        missing.mkdir()
+    extra[variable] = str(missing)
+    result = run(tmp_path, SITE, **extra)
+    assert f"{variable} {missing} {what} on the controller: fix the path" in result.stdout, result.stdout
+    assert f'or set {variable} to ""' in result.stdout and "Nothing was copied" in result.stdout
+    assert_stopped_in_preflight(tmp_path, result, failing)
+
+
+def test_a_missing_archive_without_a_sum_stops_site_in_check_mode(tmp_path: Path, airgap: Airgap) -> None:
+    extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_src": str(airgap.dir / "nope.tgz"),
+             "nvidia_device_plugin_chart_checksum": ""}
+    result = run(tmp_path, SITE, "--check", **extra)
+    assert f"nvidia_device_plugin_chart_src {airgap.dir / 'nope.tgz'} does not exist" in result.stdout, result.stdout
+    assert_stopped_in_preflight(tmp_path, result, {"server1"})
 
 
 # --------------------------------------------------------------------------- preflight.yml alone
