@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from openshell_auto import cdi
+from openshell_auto import cdi, containerd
 from openshell_auto.readiness import GPU_RESOURCE, QuantityError, parse_quantity
 
 TOOLKIT_BASE = "nvidia-container-toolkit-base"
@@ -287,18 +287,8 @@ def containerd_summary(text: Any, path: str = CONTAINERD_CONFIG) -> dict[str, An
     nvidia = "nvidia" in runtimes if parsed else any(re.search(r'runtimes\.["\']?nvidia["\']?\]', line) for line in lines)
     version = data.get("version") if parsed else None
     return {"path": path, "exists": True, "parsed": parsed, "runtimes": runtimes, "nvidia": nvidia, "lines": lines,
-            "version": version, "cdi": _containerd_cdi(data) if parsed else None}
+            "version": version, "cdi": containerd.cdi_enabled(data) if parsed else None}
 
-
-def _containerd_cdi(data: Mapping[str, Any]) -> bool:
-    """Whether containerd passes the CRI CDI devices through: config version 3 (containerd 2.x) has
-    CDI on unless enable_cdi = false; version 2 (containerd 1.7) only with enable_cdi = true."""
-    plugins = data.get("plugins") if isinstance(data.get("plugins"), Mapping) else {}
-    if int(data.get("version") or 1) >= 3:
-        cri = plugins.get("io.containerd.cri.v1.runtime")
-        return not isinstance(cri, Mapping) or cri.get("enable_cdi", True) is True
-    cri = plugins.get("io.containerd.grpc.v1.cri")
-    return isinstance(cri, Mapping) and cri.get("enable_cdi") is True
 
 
 def cdi_spec_files(found: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -592,14 +582,17 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
             f"{TOOLKIT_BASE} (nvidia-container-runtime on PATH) and restart k3s (`systemctl restart k3s` or k3s-agent)",
         )
     if cd.get("exists") and cd.get("cdi") is False:
-        add(
-            "error",
-            "containerd-cdi",
-            f"k3s's containerd (config version {cd.get('version')}: containerd 1.7) has CDI off, so the device "
-            "plugin's CDI devices are dropped and GPU pods start without GPUs: re-run `openshell-auto provision` "
-            "(the k3s role derives config.toml.tmpl with enable_cdi = true), or set enable_cdi = true in the "
-            '[plugins."io.containerd.grpc.v1.cri"] table of your own config.toml.tmpl and restart k3s',
-        )
+        dropped = "has CDI off, so the device plugin's CDI devices are dropped and GPU pods start without GPUs"
+        if int(cd.get("version") or 1) >= 3:
+            fix = (f"remove enable_cdi = false from [plugins.'{containerd.CRI_V3}'] in your config-v3.toml.tmpl "
+                   "(or config.toml.tmpl) and restart k3s")
+            add("error", "containerd-cdi", f"k3s's containerd (config version 3: containerd 2.x) {dropped}: {fix}")
+        else:
+            fix = ("re-run `openshell-auto provision` (the k3s role derives config.toml.tmpl with enable_cdi = true), "
+                   f'or set enable_cdi = true in the [plugins."{containerd.CRI_V2}"] table of your own '
+                   "config.toml.tmpl and restart k3s")
+            add("error", "containerd-cdi",
+                f"k3s's containerd (config version {cd.get('version')}: containerd 1.7) {dropped}: {fix}")
     return out
 
 

@@ -141,12 +141,16 @@ def test_containerd_17_without_cdi_is_an_error(healthy: dict[str, Any]) -> None:
     assert "containerd 1.7) has CDI off" in f.message and "openshell-auto provision" in f.message
 
 
-def test_containerd_2_has_cdi_unless_disabled() -> None:
+def test_containerd_2_has_cdi_unless_disabled(healthy: dict[str, Any]) -> None:
     text = (DATA / "containerd-v3-nvidia.toml").read_text()
     assert doctor.containerd_summary(text)["cdi"] is True
     cri = "[plugins.'io.containerd.cri.v1.runtime']\n"
     assert cri in text
-    assert doctor.containerd_summary(text.replace(cri, cri + "  enable_cdi = false\n"))["cdi"] is False
+    off = doctor.containerd_summary(text.replace(cri, cri + "  enable_cdi = false\n"))
+    assert off["cdi"] is False
+    healthy["server1"]["containerd"] = off
+    f = _one(doctor.findings(healthy), "containerd-cdi")
+    assert "containerd 2.x" in f.message and "remove enable_cdi = false" in f.message and "grpc.v1.cri" not in f.message
 
 
 def test_containerd_summary_unparseable_falls_back_to_lines() -> None:

@@ -161,8 +161,12 @@ def test_base_template_append_is_invalid_toml() -> None:
 def test_fingerprint_tells_the_role_s_templates_from_the_user_s(plugin: ModuleType) -> None:
     assert plugin.k3s_cdi_template_fingerprint('{{ template "base" . }}\n[plugins."x"]\n') == ""
     assert plugin.k3s_cdi_template_fingerprint("") == ""
-    earlier = ('{{ template "base" . }}\n\n# Managed by openshell-auto (role k3s)\n'
-               '[plugins."io.containerd.grpc.v1.cri"]\n  enable_cdi = true\n')
+    # What this role's earlier config.toml.tmpl.j2 rendered (commit 22b3584, ansible.cfg of the repo).
+    earlier = ('{{ template "base" . }}\n\n# Ansible managed\n'
+               "# k3s v1.31.5+k3s1 embeds containerd 1.7, where CDI is off by default: the CDI device names\n"
+               "# the NVIDIA device plugin passes (deviceListStrategy cdi-cri) need it on.\n"
+               '[plugins."io.containerd.grpc.v1.cri"]\n  enable_cdi = true\n'
+               '  cdi_spec_dirs = ["/etc/cdi", "/var/run/cdi"]\n')
     assert plugin.k3s_cdi_template_fingerprint(earlier) == "base-template-append"
 
 

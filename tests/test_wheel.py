@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ("gpu_sandbox/filter_plugins/openshell_sandbox.py", "openshell_verify/filter_plugins/openshell_verify.py",
-           "openshell_doctor/filter_plugins/openshell_doctor.py", "nvidia_cdi/filter_plugins/nvidia_cdi.py")
+           "openshell_doctor/filter_plugins/openshell_doctor.py", "nvidia_cdi/filter_plugins/nvidia_cdi.py",
+           "k3s/filter_plugins/k3s_containerd.py")
 # Loads each filter plugin file the way Ansible does (by path, not as a package module), calls the
 # filters that go through openshell_auto.ansible_glue, and says where openshell_auto came from.
 LOAD_PLUGINS = """
@@ -38,6 +39,7 @@ print(json.dumps({
     "filters": sorted(filters),
     "render": filters["openshell_sandbox_render"]([{"name": "box", "image": "busybox:1", "gpus": 1}])["gpu_names"],
     "ready": [filters["openshell_gpu_readiness"](nodes)["ready"], filters["openshell_verify_readiness"](nodes)["ready"]],
+    "cdi": filters["k3s_containerd_cdi_enabled"]('version = 2\\n[plugins."io.containerd.grpc.v1.cri"]\\n  enable_cdi = true\\n'),
 }))
 """
 NODES = ROOT / "tests" / "data" / "nodes" / "gpu-on-one-of-three.json"
@@ -58,6 +60,7 @@ def _load_plugins(roles: Path, cwd: Path, env: dict[str, str], *python_flags: st
     result: dict[str, object] = json.loads(run.stdout)
     assert result["render"] == ["default/box"]
     assert result["ready"] == [True, True]
+    assert result["cdi"] is True
     assert {"openshell_sandbox_render", "openshell_verify_smoke_pod", "openshell_doctor_nodes",
             "nvidia_cdi_problems"} <= set(result["filters"])  # type: ignore[arg-type]
     return result

@@ -13,17 +13,28 @@ renders a fresh base and the template is derived again.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
+if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
+    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
+
 from ansible.errors import AnsibleFilterError
+
+from openshell_auto import containerd
 
 CRI_TABLE = '[plugins."io.containerd.grpc.v1.cri"]'
 MARKER = "# openshell-auto: k3s role, containerd 1.7 CDI template"
 FINGERPRINT = "# fingerprint: "
 _HEADER = re.compile(r"^\s*\[")
+# A line of the template this role wrote before (base template + a second CRI table; its header
+# comment was ansible_managed, so this line is what identifies it).
+_EARLIER_FORM = "embeds containerd 1.7, where CDI is off by default: the CDI device names"
 
 
 def _toml(text: str, what: str) -> dict[str, Any]:
@@ -36,18 +47,14 @@ def _toml(text: str, what: str) -> dict[str, Any]:
 def k3s_containerd_cdi_enabled(config_text: str) -> bool:
     """True when a containerd config passes CRI CDI devices through: config version 2 (containerd
     1.7) needs enable_cdi = true in the CRI table; version 3 (containerd 2.x) has it on by default."""
-    conf = _toml(str(config_text), "k3s's containerd config.toml")
-    plugins = conf.get("plugins", {})
-    if int(conf.get("version", 1)) >= 3:
-        return plugins.get("io.containerd.cri.v1.runtime", {}).get("enable_cdi", True) is True
-    return plugins.get("io.containerd.grpc.v1.cri", {}).get("enable_cdi", False) is True
+    return containerd.cdi_enabled(_toml(str(config_text), "k3s's containerd config.toml"))
 
 
 def k3s_cdi_template_fingerprint(template_text: str) -> str:
     """The fingerprint recorded in a template this role wrote; '' for any other file."""
     text = str(template_text)
     lines = text.splitlines()
-    if lines and lines[0] == '{{ template "base" . }}' and "openshell-auto (role k3s)" in text:
+    if lines and lines[0] == '{{ template "base" . }}' and _EARLIER_FORM in text:
         return "base-template-append"  # this role's earlier form, rejected by containerd: replace it
     if not lines or lines[0] != MARKER:
         return ""
@@ -64,7 +71,7 @@ def k3s_cdi_template(config_text: str, fingerprint: str, spec_dirs: list[str]) -
     if text.startswith(MARKER + "\n"):  # rendered from this role's template: drop its header
         text = "\n".join(text.splitlines()[len(_header("")):]) + "\n"
     conf = _toml(text, "k3s's containerd config.toml")
-    if int(conf.get("version", 1)) != 2 or "io.containerd.grpc.v1.cri" not in conf.get("plugins", {}):
+    if containerd.config_version(conf) != 2 or containerd.CRI_V2 not in conf.get("plugins", {}):
         raise AnsibleFilterError(
             "k3s's containerd config.toml is not a containerd 1.7 config (version = 2 with a "
             f"{CRI_TABLE} table); set k3s_containerd_cdi_template: false if this k3s embeds containerd 2.x")
