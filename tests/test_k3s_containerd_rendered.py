@@ -1,0 +1,116 @@
+"""roles/k3s/tasks/containerd_rendered.yml: the role reads k3s's containerd config only once k3s
+has written it for its current start (agents write it seconds after systemd reports them started).
+Runs the task file with ansible-playbook on localhost against a temp data dir; a thread plays k3s,
+writing config.toml late."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+REPO = Path(__file__).resolve().parent.parent
+PLUGIN = REPO / "roles" / "k3s" / "filter_plugins" / "k3s_containerd.py"
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Wait for and read config.toml
+      ansible.builtin.include_role:
+        name: k3s
+        tasks_from: containerd_rendered.yml
+    - name: Print what was read
+      ansible.builtin.debug:
+        msg: "READ {{ (__k3s_ctd_config.content | b64decode).splitlines() | last }}"
+"""
+
+BASE = 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  stream_server_address = "127.0.0.1"\n# start {n}\n'
+
+
+def _plugin():  # type: ignore[no-untyped-def]
+    loader = importlib.machinery.SourceFileLoader("k3s_containerd_rendered_filters", str(PLUGIN))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def _run(tmp_path: Path, retries: int = 10) -> subprocess.CompletedProcess[str]:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
+        "  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n"
+        f"      k3s_data_dir: {tmp_path / 'data'}\n      k3s_ready_retries: {retries}\n      k3s_ready_delay: 1\n")
+    playbook = tmp_path / "rendered.yml"
+    playbook.write_text(PLAYBOOK)
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
+                          env=env, timeout=180, check=False)
+
+
+def _late_write(path: Path, text: str, after: float) -> threading.Thread:
+    def write() -> None:
+        time.sleep(after)
+        path.write_text(text)
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def _ctd(tmp_path: Path) -> Path:
+    ctd = tmp_path / "data" / "agent" / "etc" / "containerd"
+    ctd.mkdir(parents=True)
+    return ctd
+
+
+def test_waits_for_the_config_the_handler_removed(tmp_path: Path) -> None:
+    """No template, no config.toml (removed before the restart): the role waits until k3s writes it."""
+    ctd = _ctd(tmp_path)
+    writer = _late_write(ctd / "config.toml", BASE.format(n=2), after=3.0)
+    run = _run(tmp_path)
+    writer.join()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "RETRYING" in run.stdout and "READ # start 2" in run.stdout
+
+
+def test_waits_until_the_config_comes_from_the_current_template(tmp_path: Path) -> None:
+    """This role's template with fingerprint F on disk, config.toml still rendered from the previous
+    one (fingerprint G): the role waits for the rendering with F."""
+    plugin = _plugin()
+    ctd = _ctd(tmp_path)
+    old = plugin.k3s_cdi_template(BASE.format(n=1), "a" * 64, ["/etc/cdi"])
+    new = plugin.k3s_cdi_template(BASE.format(n=2), "b" * 64, ["/etc/cdi"])
+    (ctd / "config.toml.tmpl").write_text(new)
+    (ctd / "config.toml").write_text(old)  # stale: rendered before the restart
+    writer = _late_write(ctd / "config.toml", new, after=3.0)
+    run = _run(tmp_path)
+    writer.join()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "RETRYING" in run.stdout and "READ # start 2" in run.stdout
+
+
+def test_fails_with_the_journal_hint_when_k3s_never_writes_it(tmp_path: Path) -> None:
+    _ctd(tmp_path)
+    run = _run(tmp_path, retries=2)
+    assert run.returncode != 0
+    assert "k3s did not write" in run.stdout and "journalctl -u k3s" in run.stdout
+
+
+def test_a_user_template_is_not_waited_on(tmp_path: Path) -> None:
+    ctd = _ctd(tmp_path)
+    (ctd / "config.toml.tmpl").write_text('{{ template "base" . }}\n# mine\n')
+    (ctd / "config.toml").write_text(BASE.format(n=7))
+    run = _run(tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "RETRYING" not in run.stdout and "READ # start 7" in run.stdout
