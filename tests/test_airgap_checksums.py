@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env, recap
+
 
 REPO = Path(__file__).resolve().parent.parent
 DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
@@ -77,16 +75,8 @@ def run_playbook(tmp_path: Path, playbook: str, hosts: dict[str, dict[str, str]]
     cmd = [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"), *args]
     for key, value in extra.items():
         cmd += ["-e", f"{key}={value}"]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_BECOME": "false",
-           "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}  # one line per result: messages are not wrapped
+    env = ansible_env(**ROLE_TEST_ENV)
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, check=False)
-
-
-def recap(result: subprocess.CompletedProcess[str], host: str) -> dict[str, int]:
-    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", result.stdout, re.MULTILINE)
-    assert match, result.stdout + result.stderr
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 # --------------------------------------------------------------------------- k3s images archive

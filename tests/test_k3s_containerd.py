@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ANSIBLE_PLAYBOOK, ansible_env
 
-# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+
 
 REPO = Path(__file__).resolve().parent.parent
 DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
@@ -61,7 +60,7 @@ def test_containerd_cdi_template_decision(tmp_path: Path) -> None:
     playbook = tmp_path / "decide.yml"
     playbook.write_text(DECISION_PLAYBOOK % {"vars": REPO / "roles" / "k3s" / "vars" / "main.yml",
                                              "versions": json.dumps(list(VERSIONS))})
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = ansible_env()
     run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
                          env=env, timeout=120, check=False)
     assert run.returncode == 0, run.stdout + run.stderr

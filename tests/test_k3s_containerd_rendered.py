@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+from conftest import ANSIBLE_PLAYBOOK, ansible_env
+
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "roles" / "k3s" / "filter_plugins" / "k3s_containerd.py"
 
@@ -54,7 +52,7 @@ def _run(tmp_path: Path, retries: int = 10) -> subprocess.CompletedProcess[str]:
         f"      k3s_data_dir: {tmp_path / 'data'}\n      k3s_ready_retries: {retries}\n      k3s_ready_delay: 1\n")
     playbook = tmp_path / "rendered.yml"
     playbook.write_text(PLAYBOOK)
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = ansible_env()
     return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
                           env=env, timeout=180, check=False)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+from conftest import ANSIBLE_PLAYBOOK
+
 
 REPO = Path(__file__).resolve().parent.parent
 DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"

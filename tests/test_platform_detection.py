@@ -11,15 +11,13 @@ Jetson (L4T): no /proc/driver/nvidia/version and no nvidia-smi query; /etc/nv_te
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+from conftest import ANSIBLE_PLAYBOOK, ansible_env
+
 REPO = Path(__file__).resolve().parent.parent
 
 PLAYBOOK = """
@@ -53,7 +51,7 @@ def _run(tmp_path: Path, host: Path) -> subprocess.CompletedProcess[str]:
     )
     playbook = tmp_path / "preflight.yml"
     playbook.write_text(PLAYBOOK)
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = ansible_env()
     return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
                           env=env, timeout=180, check=False)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 import shutil
@@ -25,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env, recap
+
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "playbooks" / "site.yml"
@@ -121,16 +120,8 @@ def run(tmp_path: Path, playbook: Path, *args: str, host_vars: dict[str, dict[st
     extra_file = tmp_path / "extra-vars.json"
     extra_file.write_text(json.dumps(extra))
     cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook), "-e", f"@{extra_file}", *args]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_BECOME": "false",
-           "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}  # one line per result: messages are not wrapped
+    env = ansible_env(**ROLE_TEST_ENV)
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, check=False)
-
-
-def recap(result: subprocess.CompletedProcess[str], host: str) -> dict[str, int]:
-    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", result.stdout, re.MULTILINE)
-    assert match, result.stdout + result.stderr
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 def plays(result: subprocess.CompletedProcess[str]) -> list[str]:
