@@ -150,8 +150,9 @@ def assert_stopped_in_preflight(tmp_path: Path, result: subprocess.CompletedProc
     assert TOOLKIT_PLAY not in out and "PLAY [K3s first server]" not in out, out
     # No task of another role than the checks' ran (toolkit, CDI, k3s install, chart or image copy).
     roles_seen = set(re.findall(r"^TASK \[(\w+) : ", out, re.MULTILINE))
-    assert roles_seen <= {"openshell", "k3s", "nvidia_device_plugin"}, roles_seen
-    tasks = re.findall(r"^TASK \[(?:k3s|nvidia_device_plugin) : (.*?)\]", out, re.MULTILINE)
+    assert roles_seen <= {"openshell", "k3s", "nvidia_device_plugin", "nvidia_container_toolkit"}, roles_seen
+    tasks = re.findall(r"^TASK \[(?:k3s|nvidia_device_plugin|nvidia_container_toolkit) : (.*?)\]", out,
+                       re.MULTILINE)
     assert not [task for task in tasks if re.search(r"Install|Copy|Create|Write|Download|Serve", task)], tasks
     failed_at = re.findall(r"^fatal: \[(\S+)\]", out, re.MULTILINE)
     assert set(failed_at) == failing, out
@@ -424,3 +425,85 @@ def test_the_k3s_check_reads_the_architecture_when_no_play_did(tmp_path: Path, a
                       re.MULTILINE) != [], out
     assert f"k3s_checksum_src {airgap.dir / 'sha256sum-amd64.txt'} has no line '<sha256>  {asset}'" in out, out
     assert all(recap(result, host)["failed"] == 1 for host in HOSTS)
+
+
+ROLES_TWICE = """
+- name: The preflight
+  ansible.builtin.import_playbook: {preflight}
+
+- name: The roles' own checks later in the same run (as cluster.yml and device-plugin.yml include them)
+  hosts: openshell_role_server:openshell_role_agent
+  gather_facts: false
+  tasks:
+    - name: K3s
+      ansible.builtin.include_role:
+        name: k3s
+        tasks_from: verify_inputs.yml
+    - name: Chart
+      ansible.builtin.include_role:
+        name: nvidia_device_plugin
+        tasks_from: verify_inputs.yml
+      vars:
+        __nvidia_device_plugin_verify: chart
+      when: inventory_hostname == 'server1'
+    - name: Image
+      ansible.builtin.include_role:
+        name: nvidia_device_plugin
+        tasks_from: verify_inputs.yml
+      vars:
+        __nvidia_device_plugin_verify: image
+"""
+
+
+def test_an_unverified_archive_is_warned_about_once_per_host_and_run(tmp_path: Path, airgap: Airgap) -> None:
+    """No sums: the preflight warns (once per host that uses the archive); the roles' own checks
+    later in the same run do not say it again."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(ROLES_TWICE.format(preflight=PREFLIGHT))
+    airgap.write_sums()
+    sums = airgap.dir / "sha256sum-amd64.txt"
+    sums.write_text("".join(line + "\n" for line in sums.read_text().splitlines() if IMAGES not in line))
+    extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "",
+             "nvidia_device_plugin_image_checksum": ""}
+    result = run(tmp_path, playbook, **extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count(f"WARNING: k3s_images_src {airgap.dir / IMAGES} is copied without") == len(HOSTS), out
+    assert out.count(f"WARNING: nvidia_device_plugin_chart_src {airgap.dir / CHART} is used without") == 1, out
+    assert out.count(f"WARNING: nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} is copied without") \
+        == len(HOSTS), out
+    later = out.split("PLAY [The roles' own checks later in the same run")[1]
+    assert "WARNING:" not in later, later
+
+
+def test_a_missing_checksum_file_stops_the_run_naming_it(tmp_path: Path, airgap: Airgap) -> None:
+    """k3s_checksum_src is looked for with the archives: a wrong path is named, not Ansible's
+    generic 'could not locate file' from the lookup."""
+    missing = airgap.dir / "sha256sum-amd64.txt.missing"
+    result = run(tmp_path, SITE, **{**airgap.extra_vars(), "k3s_checksum_src": str(missing)})
+    assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
+    assert f"k3s_checksum_src {missing} does not exist on the controller" in result.stdout, result.stdout
+    assert "could not locate file" not in result.stdout.lower()
+
+
+def test_a_missing_signing_key_file_stops_the_run_naming_it(tmp_path: Path, airgap: Airgap) -> None:
+    """nvidia_container_toolkit_gpg_key_src is looked for on the controller before any host is
+    changed (GPU hosts), not found missing at its copy on each GPU host."""
+    missing = airgap.dir / "nvidia-container-toolkit.gpg"
+    result = run(tmp_path, SITE, **{**airgap.extra_vars(), "nvidia_container_toolkit_gpg_key_src": str(missing)})
+    assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
+    assert (f"nvidia_container_toolkit_gpg_key_src {missing} does not exist on the controller: fix the path"
+            in result.stdout), result.stdout
+    looked = section(result.stdout, "TASK [nvidia_container_toolkit : Look for the repository signing key")
+    assert looked.count(f"(item={missing})") == 1, looked  # once for all GPU hosts
+
+
+def test_the_toolkit_role_alone_checks_its_key_file_first(tmp_path: Path) -> None:
+    """gpu-hosts.yml run alone: the role's own flow looks for the key before its driver preflight,
+    and a directory is refused as 'not a regular file'."""
+    result = run(tmp_path, REPO / "playbooks" / "gpu-hosts.yml", nvidia_container_toolkit_gpg_key_src=str(tmp_path))
+    assert result.returncode != 0
+    out = result.stdout
+    assert f"nvidia_container_toolkit_gpg_key_src {tmp_path} is not a regular file on the controller" in out, out
+    assert "TASK [nvidia_container_toolkit : Read the driver version file" not in out, out
+    assert all(recap(result, host)["changed"] == 0 for host in HOSTS)
