@@ -121,3 +121,22 @@ def test_local_binary_with_matching_checksum_installs(tmp_path: Path, release: t
     result = run_install(tmp_path, k3s_binary_src=str(rel / "k3s"), k3s_checksum_src=str(rel / "sha256sum-amd64.txt"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "bin" / "k3s").read_bytes() == DOUBLE.read_bytes()
+
+
+def test_a_binary_of_another_release_is_refused_before_any_restart(tmp_path: Path,
+                                                                    release: tuple[str, Path]) -> None:
+    """Binary and sums file of another release agree with each other: the checksum passes, the
+    release check after the copy refuses it, naming both variables (handlers never run)."""
+    _, rel = release
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "k3s").write_text(DOUBLE.read_text().replace(f'VERSION = "{VERSION}"', 'VERSION = "v1.34.1+k3s1"'))
+    (other / "k3s").chmod(0o755)
+    digest = hashlib.sha256((other / "k3s").read_bytes()).hexdigest()
+    (other / "sha256sum-amd64.txt").write_text(f"{digest}  k3s\n")
+    result = run_install(tmp_path, k3s_binary_src=str(other / "k3s"), k3s_checksum_src=str(other / "sha256sum-amd64.txt"))
+    assert result.returncode != 0
+    out = result.stdout
+    assert f"is not k3s {VERSION}: `k3s --version` said 'k3s version v1.34.1+k3s1" in out, out
+    assert f"k3s_binary_src {other / 'k3s'} and k3s_checksum_src {other / 'sha256sum-amd64.txt'} belong to" in out
+    assert "k3s was not restarted with it" in out

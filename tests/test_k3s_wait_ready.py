@@ -1,7 +1,7 @@
 """roles/k3s/tasks/wait_ready.yml: after a (re)start the role waits until the running k3s process
 reported the node Ready (a heartbeat newer than the unit's ExecMainStartTimestamp) on the release
-it installed. The API keeps a restarted node Ready, on the old release, for 40 s: Ready alone is
-no evidence (the flaky upgrade check this replaced).
+it installed. The API keeps a restarted node Ready, on the old release, for node-monitor-grace-period
+(50 s since Kubernetes 1.32): Ready alone is no evidence (the flaky upgrade check this replaced).
 
 Runs the task file with ansible-playbook on localhost. Two stand-ins on a temp PATH, each printing
 only what the role reads: `systemctl show --property=ExecMainStartTimestamp --value k3s` (systemd's
@@ -33,8 +33,8 @@ PLAYBOOK = """
 """
 
 SYSTEMCTL = """#!/bin/sh
-# stand-in for: systemctl show --property=ExecMainStartTimestamp --value <unit>
-[ "$1 $2 $3" = "show --property=ExecMainStartTimestamp --value" ] || exit 1
+# stand-in for: systemctl show --property=ExecMainStartTimestamp --value <unit> (empty: not started)
+[ "$1 $2 $3 $4" = "show --property=ExecMainStartTimestamp --value {unit}" ] || exit 1
 [ "$TZ" = UTC ] || exit 1
 echo '{start}'
 """
@@ -63,13 +63,13 @@ def _node(heartbeat: str, version: str, ready: str = "True") -> str:
     })
 
 
-def _run(tmp_path: Path, node: str, retries: int = 10,
-         later: tuple[float, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, node: str, retries: int = 10, later: tuple[float, str] | None = None,
+         start: str = START) -> subprocess.CompletedProcess[str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     node_file = tmp_path / "node.json"
     node_file.write_text(node)
-    (bin_dir / "systemctl").write_text(SYSTEMCTL.format(start=START))
+    (bin_dir / "systemctl").write_text(SYSTEMCTL.format(start=start, unit="k3s"))
     (bin_dir / "k3s").write_text(K3S.format(python=sys.executable, node=str(node_file)))
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
@@ -141,3 +141,10 @@ def test_an_api_that_does_not_answer_fails_with_its_error(tmp_path: Path) -> Non
     assert run.returncode != 0
     assert "Last answer: " in run.stdout and "Ready=" not in run.stdout
     assert "journalctl -u k3s" in run.stdout
+
+
+def test_a_unit_that_is_not_running_fails_naming_it(tmp_path: Path) -> None:
+    """systemd prints an empty ExecMainStartTimestamp for a unit that never started."""
+    run = _run(tmp_path, _node("2026-11-27T07:52:58Z", NEW), start="")
+    assert run.returncode != 0
+    assert "systemd has no start time for k3s" in run.stdout and "systemctl status k3s" in run.stdout

@@ -507,3 +507,14 @@ def test_the_toolkit_role_alone_checks_its_key_file_first(tmp_path: Path) -> Non
     assert f"nvidia_container_toolkit_gpg_key_src {tmp_path} is not a regular file on the controller" in out, out
     assert "TASK [nvidia_container_toolkit : Read the driver version file" not in out, out
     assert all(recap(result, host)["changed"] == 0 for host in HOSTS)
+
+
+def test_a_checksum_file_nothing_reads_is_not_required(tmp_path: Path, airgap: Airgap) -> None:
+    """Images archive with its own k3s_images_checksum and no local binary: k3s_checksum_src is
+    never read, so a stale path left in it (shared group_vars) does not stop the run."""
+    extra = {**airgap.extra_vars(), "k3s_binary_src": "", "k3s_images_checksum": airgap.images_sum,
+             "k3s_checksum_src": str(airgap.dir / "gone.txt")}
+    result = run(tmp_path, PREFLIGHT, **extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    looked = section(result.stdout, "TASK [k3s : Look for the air-gap files on the controller]")
+    assert "gone.txt" not in looked and f"(item={airgap.dir / IMAGES})" in looked, looked
