@@ -72,8 +72,8 @@ def _ctd(tmp_path: Path) -> Path:
     return ctd
 
 
-def test_waits_for_the_config_the_handler_removed(tmp_path: Path) -> None:
-    """No template, no config.toml (removed before the restart): the role waits until k3s writes it."""
+def test_waits_for_a_config_k3s_has_not_written_yet(tmp_path: Path) -> None:
+    """No template, no config.toml yet: the role waits until k3s writes it."""
     ctd = _ctd(tmp_path)
     writer = _late_write(ctd / "config.toml", BASE.format(n=2), after=3.0)
     run = _run(tmp_path)
