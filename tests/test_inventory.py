@@ -176,6 +176,19 @@ def test_every_role_default_passes_its_own_argument_spec() -> None:
         assert check_variables([block], specs) == [], role.name
 
 
+
+def one_server_with(write_inventory: Callable[..., Path], var_line: str) -> Path:
+    """An inventory with one server, s1, and one YAML line (`name: value`) under all.vars."""
+    return write_inventory(f"""
+        all:
+          vars:
+            {var_line}
+          children:
+            openshell_servers:
+              hosts:
+                s1:
+        """)
+
 def test_misspelt_option_of_every_role_is_caught(write_inventory: Callable[..., Path]) -> None:
     from openshell_auto.specs import load_specs
 
@@ -187,15 +200,7 @@ def test_misspelt_option_of_every_role_is_caught(write_inventory: Callable[..., 
         typo = option[:-2] + option[-1] + option[-2]  # swap the last two letters
         if typo in specs.known_names():
             continue
-        path = write_inventory(f"""
-            all:
-              vars:
-                {typo}: x
-              children:
-                openshell_servers:
-                  hosts:
-                    s1:
-            """)
+        path = one_server_with(write_inventory, f"{typo}: x")
         with pytest.raises(InputError) as info:
             load_inventory(path)
         assert f"field {typo}: unknown variable of role {specs.owner(typo).name}" in info.value.messages[0]  # type: ignore[union-attr]
@@ -206,15 +211,7 @@ def test_misspelt_option_of_every_role_is_caught(write_inventory: Callable[..., 
                                    "sha256:https://example.com/keys/SHA256SUMS"])
 def test_gpg_key_checksum_takes_what_get_url_takes(write_inventory: Callable[..., Path], value: str) -> None:
     """nvidia_container_toolkit_gpg_key_checksum goes to get_url `checksum:`: any algorithm, or a URL."""
-    path = write_inventory(f"""
-        all:
-          vars:
-            nvidia_container_toolkit_gpg_key_checksum: "{value}"
-          children:
-            openshell_servers:
-              hosts:
-                s1:
-        """)
+    path = one_server_with(write_inventory, f'nvidia_container_toolkit_gpg_key_checksum: "{value}"')
     assert load_inventory(path).servers == ["s1"]
 
 
@@ -222,15 +219,7 @@ def test_gpg_key_checksum_takes_what_get_url_takes(write_inventory: Callable[...
                                   "nvidia_device_plugin_image_checksum"])
 def test_archive_checksums_must_be_sha256(write_inventory: Callable[..., Path], name: str) -> None:
     """The roles hash these archives with sha256 themselves: another algorithm is refused up front."""
-    path = write_inventory(f"""
-        all:
-          vars:
-            {name}: "sha512:{'ab' * 64}"
-          children:
-            openshell_servers:
-              hosts:
-                s1:
-        """)
+    path = one_server_with(write_inventory, f'{name}: "sha512:{"ab" * 64}"')
     with pytest.raises(InputError) as info:
         load_inventory(path)
     assert len(info.value.messages) == 1

@@ -326,13 +326,16 @@ ROLE_AFTER_PREFLIGHT = """
       vars:
         __nvidia_device_plugin_verify: chart
       when: inventory_hostname == 'server1'
-    - name: Image (gpu2 now expects another sum)
+    - name: Image
       ansible.builtin.include_role:
         name: nvidia_device_plugin
         tasks_from: verify_inputs.yml
       vars:
         __nvidia_device_plugin_verify: image
-        nvidia_device_plugin_image_checksum: "{{{{ '12' * 32 if inventory_hostname == 'gpu2' else test_image_sum }}}}"
+{image_vars}"""
+# gpu2 now expects another sum than the preflight checked
+GPU2_NEW_IMAGE_SUM = """\
+        nvidia_device_plugin_image_checksum: "{{ '12' * 32 if inventory_hostname == 'gpu2' else test_image_sum }}"
 """
 
 
@@ -340,7 +343,7 @@ def test_the_roles_do_not_hash_again_what_the_preflight_verified(tmp_path: Path,
     """Later in the same run the roles' own includes skip the files + sums the preflight verified,
     but a file whose expected sum differs (gpu2 here) is hashed and refused all the same."""
     playbook = tmp_path / "play.yml"
-    playbook.write_text(ROLE_AFTER_PREFLIGHT.format(preflight=PREFLIGHT))
+    playbook.write_text(ROLE_AFTER_PREFLIGHT.format(preflight=PREFLIGHT, image_vars=GPU2_NEW_IMAGE_SUM))
     extra = airgap.extra_vars()
     image_sum = extra.pop("nvidia_device_plugin_image_checksum")  # host vars: the include overrides it
     result = run(tmp_path, playbook, host_vars={host: {"nvidia_device_plugin_image_checksum": image_sum,
@@ -349,7 +352,7 @@ def test_the_roles_do_not_hash_again_what_the_preflight_verified(tmp_path: Path,
     first, later = out.split("PLAY [The roles' own checks later in the same run]")
     assert "fatal:" not in first, first
     first_image = first.split("TASK [Check the device-plugin image archive (GPU hosts)]")[1]
-    later_image = later.split("TASK [Image (gpu2 now expects another sum)]")[1]
+    later_image = later.split("TASK [Image]")[1]
     for task, before, after, hashed_again in (
             ("k3s : Checksum the images archives on the controller", first, later, False),
             ("k3s : Checksum the local k3s binary on the controller", first, later, False),
@@ -427,39 +430,11 @@ def test_the_k3s_check_reads_the_architecture_when_no_play_did(tmp_path: Path, a
     assert all(recap(result, host)["failed"] == 1 for host in HOSTS)
 
 
-ROLES_TWICE = """
-- name: The preflight
-  ansible.builtin.import_playbook: {preflight}
-
-- name: The roles' own checks later in the same run (as cluster.yml and device-plugin.yml include them)
-  hosts: openshell_role_server:openshell_role_agent
-  gather_facts: false
-  tasks:
-    - name: K3s
-      ansible.builtin.include_role:
-        name: k3s
-        tasks_from: verify_inputs.yml
-    - name: Chart
-      ansible.builtin.include_role:
-        name: nvidia_device_plugin
-        tasks_from: verify_inputs.yml
-      vars:
-        __nvidia_device_plugin_verify: chart
-      when: inventory_hostname == 'server1'
-    - name: Image
-      ansible.builtin.include_role:
-        name: nvidia_device_plugin
-        tasks_from: verify_inputs.yml
-      vars:
-        __nvidia_device_plugin_verify: image
-"""
-
-
 def test_an_unverified_archive_is_warned_about_once_per_host_and_run(tmp_path: Path, airgap: Airgap) -> None:
     """No sums: the preflight warns (once per host that uses the archive); the roles' own checks
     later in the same run do not say it again."""
     playbook = tmp_path / "play.yml"
-    playbook.write_text(ROLES_TWICE.format(preflight=PREFLIGHT))
+    playbook.write_text(ROLE_AFTER_PREFLIGHT.format(preflight=PREFLIGHT, image_vars=""))
     airgap.write_sums()
     sums = airgap.dir / "sha256sum-amd64.txt"
     sums.write_text("".join(line + "\n" for line in sums.read_text().splitlines() if IMAGES not in line))
