@@ -11,6 +11,8 @@ Usage in a command module::
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -114,7 +116,7 @@ def execute_playbook(
 
     console = Console(stderr=json_output)
     progress = make_progress(console, playbook, quiet=json_output)
-    with progress if progress is not None else _nullcontext():
+    with progress if progress is not None else contextlib.nullcontext():
         result = run_playbook(playbook, inventory, limit=limit, tags=tags, skip_tags=skip_tags,
                               extra_vars=extra_vars_sources(extra_vars), check=check, diff=diff, forks=forks, verbosity=verbosity,
                               runs_dir=artifacts_dir, display=progress)
@@ -125,10 +127,3 @@ def execute_playbook(
     sys.stdout.flush()
     return result.exit_code
 
-
-class _nullcontext:  # noqa: N801 - mirrors contextlib.nullcontext, typed for the with-statement above
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
