@@ -1,8 +1,9 @@
-"""README.md stays true: variable tables current, every role option documented, the two
-commands present and the test command the one .ci/run runs."""
+"""The READMEs stay true: each role's README.md is what scripts/role-docs generates from its
+argument specs, and the top-level README's two commands pass in the order it gives them."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -12,37 +13,40 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+ROLES = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
 
 
-def _generated_block() -> str:
-    begin = README.index("<!-- BEGIN generated: scripts/role-docs -->\n")
-    end = README.index("<!-- END generated -->", begin)
-    return README[begin:end].split("\n", 1)[1]
+def test_role_readmes_match_argument_specs() -> None:
+    for role in ROLES:
+        generated = subprocess.run([sys.executable, str(ROOT / "scripts" / "role-docs"), role.name],
+                                   capture_output=True, text=True, check=True).stdout
+        readme = role / "README.md"
+        assert readme.is_file() and readme.read_text() == generated, \
+            f"roles/{role.name}/README.md is stale: run scripts/role-docs --update"
 
 
-def test_variable_tables_match_argument_specs() -> None:
-    generated = subprocess.run([sys.executable, str(ROOT / "scripts" / "role-docs"), "--all"],
-                               capture_output=True, text=True, check=True).stdout
-    assert _generated_block().strip() == generated.strip(), \
-        "README.md variable tables are stale: run scripts/role-docs --update-readme"
-
-
-def test_every_role_option_is_documented() -> None:
-    block = _generated_block()
-    specs = sorted(ROOT.glob("roles/*/meta/argument_specs.yml"))
-    assert len(specs) >= 8
-    for path in specs:
-        role = path.parent.parent.name
-        assert f"### Role `{role}`" in block, role
-        options = yaml.safe_load(path.read_text())["argument_specs"]["main"].get("options", {})
-        for name in options:
-            assert f"| `{name}` |" in block, f"{role}: {name} missing from README"
+def test_every_role_option_is_documented_and_linked() -> None:
+    assert len(ROLES) >= 8
+    for role in ROLES:
+        text = (role / "README.md").read_text()
+        options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+        for name in options.get("options", {}):
+            assert f"| `{name}` |" in text, f"{role.name}: {name} missing from its README.md"
+        assert f"(roles/{role.name}/README.md)" in README, f"README.md does not link roles/{role.name}/README.md"
 
 
 def test_every_role_has_argument_specs_and_meta() -> None:
-    for role in sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir()):
+    for role in ROLES:
         assert (role / "meta" / "argument_specs.yml").is_file(), role.name
         assert (role / "meta" / "main.yml").is_file(), role.name
+
+
+def test_relative_links_resolve() -> None:
+    """Every relative Markdown link in README.md and docs/ points at a file that exists."""
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *(r / "README.md" for r in ROLES)]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), f"{page.relative_to(ROOT)}: broken link {target}"
 
 
 def _readme_commands() -> list[str]:
@@ -91,3 +95,9 @@ def test_the_test_script_fails_on_no_tests() -> None:
     result = subprocess.run(["bash", "-c", "set -euo pipefail\nrc=5\n" + step.split("rc=$?", 1)[1] + "\nfi\necho passed"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "passed" not in result.stdout, result.stdout + result.stderr
+
+
+def test_role_docs_refuses_an_unknown_role() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "role-docs"), "no_such_role"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no_such_role" in result.stderr
