@@ -574,7 +574,11 @@ def to_yaml(manifests: Sequence[Mapping[str, Any]]) -> str:
 
 
 def to_json(manifests: Sequence[Mapping[str, Any]]) -> str:
-    return json.dumps(list(manifests), indent=2) + "\n"
+    """JSON that `kubectl apply -f -` takes: one Pod as an object, several as a `v1` List
+    (kubectl refuses a bare JSON array: "cannot unmarshal array")."""
+    if len(manifests) == 1:
+        return json.dumps(manifests[0], indent=2) + "\n"
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)}, indent=2) + "\n"
 
 
 def smoke_pod(

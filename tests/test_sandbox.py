@@ -89,17 +89,23 @@ def test_injection_stays_data(value: str) -> None:
         (sandbox.to_yaml([pod]), lambda t: list(yaml.safe_load_all(t))),
         (sandbox.to_json([pod]), json.loads),
     ):
-        (back,) = loader(text)
+        back = loader(text)
+        back = back[0] if isinstance(back, list) else back
         assert back == pod
         assert back["spec"]["containers"][0]["env"][0]["value"] == value
         assert back["spec"]["containers"][0]["command"][1] == value
 
 
-def test_multi_document_yaml_and_json_list() -> None:
+def test_multi_document_yaml_and_json_for_kubectl() -> None:
+    """kubectl apply -f - takes one object or a v1 List, never a bare array."""
     pods = sandbox.render_pods(parse_sandboxes([{**GOOD}, {**GOOD, "name": "sb-2", "gpus": 1}]))
     docs = list(yaml.safe_load_all(sandbox.to_yaml(pods)))
     assert [d["metadata"]["name"] for d in docs] == ["sb-1", "sb-2"]
-    assert [d["metadata"]["name"] for d in json.loads(sandbox.to_json(pods))] == ["sb-1", "sb-2"]
+    several = json.loads(sandbox.to_json(pods))
+    assert (several["apiVersion"], several["kind"]) == ("v1", "List")
+    assert [d["metadata"]["name"] for d in several["items"]] == ["sb-1", "sb-2"]
+    one = json.loads(sandbox.to_json(pods[:1]))
+    assert (one["kind"], one["metadata"]["name"]) == ("Pod", "sb-1")
 
 
 def test_parse_sandboxes_accepts_mapping_keys() -> None:

@@ -33,7 +33,9 @@ def test_render_from_file_json(tmp_path: Path) -> None:
     f.write_text(yaml.safe_dump({"sandboxes": [{"name": "a", "image": "ubuntu"}, {"name": "b", "image": "ubuntu", "gpus": 1}]}))
     run = _cli("render", "--from-file", str(f), "-o", "json")
     assert run.returncode == 0, run.stderr
-    assert [p["metadata"]["name"] for p in json.loads(run.stdout)] == ["a", "b"]
+    listed = json.loads(run.stdout)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+    assert [p["metadata"]["name"] for p in listed["items"]] == ["a", "b"]
     stdin = _cli("render", "--from-file", "-", stdin=f.read_text())
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(stdin.stdout)] == ["a", "b"]
 
@@ -84,8 +86,8 @@ def test_render_from_inventory(tmp_path: Path) -> None:
         "children": {"openshell_servers": {"hosts": {"srv1": {}}}}}}))
     run = _cli("render", "-i", str(inv), "-o", "json")
     assert run.returncode == 0, run.stderr
-    (pod,) = json.loads(run.stdout)
-    assert pod["metadata"]["name"] == "inv-gpu"
+    pod = json.loads(run.stdout)
+    assert (pod["kind"], pod["metadata"]["name"]) == ("Pod", "inv-gpu")
     assert pod["spec"]["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
     inv.write_text(yaml.safe_dump({"all": {
         "vars": {"gpu_sandbox_sandboxes": [{"name": "inv-gpu", "image": "ubuntu", "gpus": 9}]},

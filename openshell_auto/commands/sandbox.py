@@ -84,7 +84,7 @@ def render_cmd(
     fmt: str,
     command: tuple[str, ...],
 ) -> None:
-    """Print sandbox Pod manifest(s): multi-document YAML, or a JSON list with -o json.
+    """Print sandbox Pod manifest(s): multi-document YAML, or with -o json one Pod object or a v1 List.
 
     Arguments after `--` become the container command, e.g.
     `openshell-auto sandbox render --name a --image ubuntu:24.04 --gpus 1 -- nvidia-smi -L`.
