@@ -18,6 +18,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from openshell_auto import tables
 from openshell_auto.runner import STAT_KEYS, Display, RunResult, failure_message
 
 _STATE_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "unreachable": "bold red",
@@ -147,15 +148,10 @@ def make_progress(console: Console, playbook: str, quiet: bool) -> PlainProgress
 def print_summary(result: RunResult, console: Console) -> None:
     """Per-host table, failing task per failed/unreachable host, where the artifacts are."""
     if result.hosts:
-        table = Table(title=f"{result.playbook}: {result.status} in {result.duration_s:.1f}s")
-        table.add_column("host")
-        for key in STAT_KEYS[:5]:
-            table.add_column(key, justify="right")
-        for host, stats in result.hosts.items():
-            bad = stats["failed"] or stats["unreachable"]
-            table.add_row(Text(host, style="bold red" if bad else ""),
-                          *(str(stats[key]) for key in STAT_KEYS[:5]))
-        console.print(table)
+        rows = [[Text(host, style="bold red" if stats["failed"] or stats["unreachable"] else ""),
+                 *(str(stats[key]) for key in STAT_KEYS[:5])] for host, stats in result.hosts.items()]
+        tables.show(console, f"{result.playbook}: {result.status} in {result.duration_s:.1f}s",
+                    ["host", *STAT_KEYS[:5]], rows, right=STAT_KEYS[:5])
     for failure in result.failures:
         kind = "UNREACHABLE" if failure.unreachable else "FAILED"
         console.print(Text(f"{kind} {failure.host}: task '{failure.task}' (play '{failure.play}'): "

@@ -333,19 +333,16 @@ def _one_line(exc: BaseException) -> str:
 
 
 def print_render_table(result: RenderResult, console: Any) -> None:
-    """Per-host table (host, roles, files) and where the files went."""
-    from rich.table import Table
+    """Per-host rows (host, roles, files, paths on the host) and where the files went."""
+    from openshell_auto import tables
 
-    table = Table(title=f"render of {result.inventory}")
-    table.add_column("host")
-    table.add_column("roles")
-    table.add_column("files", justify="right")
-    table.add_column("paths on the host", overflow="fold")
+    rows = []
     for host in result.hosts:
         dests = [d for d, _ in host.files]
-        shown = "\n".join(dests[:6]) + (f"\n+{len(dests) - 6} more" if len(dests) > 6 else "")
-        table.add_row(host.host, ",".join(host.roles), str(len(host.files)), shown or "-")
-    console.print(table)
+        shown = " ".join(dests[:6]) + (f" +{len(dests) - 6} more" if len(dests) > 6 else "")
+        rows.append([host.host, ",".join(host.roles), str(len(host.files)), shown or "-"])
+    tables.show(console, f"render of {result.inventory}", ["host", "roles", "files", "paths on the host"], rows,
+                right=["files"])
     if result.file_count:
         console.print(f"{result.file_count} files written under {result.outdir}/<host>/<path on the host>",
                       soft_wrap=True)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from openshell_auto import doctor
+from openshell_auto import doctor, tables
 from openshell_auto.readiness import GPU_RESOURCE, QuantityError, parse_quantity
 
 
@@ -160,9 +160,6 @@ def table_rows(checks: Sequence[Check]) -> list[tuple[str, str, str, str]]:
 
 
 def table_text(checks: Sequence[Check]) -> str:
-    rows = [("HOST", "CHECK", "RESULT", "DETAIL"), *table_rows(checks)]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     failed = sum(1 for c in checks if not c.ok)
-    lines.append(f"{len(checks) - failed} passed, {failed} failed")
-    return "\n".join(lines)
+    return tables.plain(("HOST", "CHECK", "RESULT", "DETAIL"), table_rows(checks)) + \
+        f"\n{len(checks) - failed} passed, {failed} failed"
