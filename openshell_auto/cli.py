@@ -49,7 +49,28 @@ class LazyGroup(click.Group):
         return None
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: this package, the ansible-core it drives, and where its Ansible content is."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from openshell_auto import paths
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    click.echo(f"openshell-auto {installed('openshell-auto')}")
+    click.echo(f"ansible-core {installed('ansible-core')}")
+    click.echo(f"content {paths.content().root}")
+    ctx.exit(0)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="openshell-auto")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version, the ansible-core version and where the roles and playbooks are.")
 def main() -> None:
     """Turn Linux GPU hosts into a k3s cluster ready for NVIDIA OpenShell GPU sandboxes (CDI)."""

@@ -40,6 +40,13 @@ class RenderResult:
     def file_count(self) -> int:
         return sum(len(h.files) for h in self.hosts)
 
+    def to_dict(self) -> dict[str, Any]:
+        """`render --json`: per host its roles and each file (path on the host, file written)."""
+        return {"inventory": str(self.inventory), "outdir": str(self.outdir), "file_count": self.file_count,
+                "hosts": [{"host": h.host, "roles": h.roles,
+                           "files": [{"dest": dest, "path": str(path)} for dest, path in h.files]}
+                          for h in self.hosts]}
+
 
 def _trust(value: Any) -> Any:
     """Mark strings as templates, as Ansible does for values it loads from YAML/-e."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -14,8 +15,9 @@ from openshell_auto.options import extra_vars_option
               help="YAML inventory file (default: the bundled example inventory).")
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("render"), show_default=True,
               help="Output directory; files land in OUTDIR/<host>/<absolute path on the host>.")
+@click.option("--json", "json_output", is_flag=True, help="Print what was written as one JSON document.")
 @extra_vars_option
-def render(inventory: Path | None, outdir: Path, extra_vars: tuple[str, ...]) -> None:
+def render(inventory: Path | None, outdir: Path, extra_vars: tuple[str, ...], json_output: bool) -> None:
     """Render the files the roles would write on each host, offline (no host contacted)."""
     from rich.console import Console
 
@@ -24,4 +26,7 @@ def render(inventory: Path | None, outdir: Path, extra_vars: tuple[str, ...]) ->
 
     source = inventory if inventory is not None else paths.content().example_inventory
     result = render_inventory(source, outdir, extra_vars)
-    print_render_table(result, Console())
+    if json_output:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_render_table(result, Console())
