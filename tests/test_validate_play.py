@@ -1,0 +1,59 @@
+"""site.yml checks every role's variables for every host before any host is changed.
+
+Hosts are 127.0.0.1 on a closed port behind ANSIBLE_SSH_EXECUTABLE=/bin/false: no packet leaves,
+and the play headers show how far the run got."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ANSIBLE_PLAYBOOK, REPO, ansible_env
+
+INVENTORY = """\
+all:
+  vars:
+    ansible_host: 127.0.0.1
+    ansible_port: 9
+  children:
+    openshell_servers:
+      hosts:
+        server1:
+    openshell_agents:
+      hosts:
+        cpu1:
+        gpu1:
+          openshell_gpu: true
+{extra}"""
+
+
+def _site(tmp_path: Path, extra: str = "") -> subprocess.CompletedProcess[str]:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(INVENTORY.format(extra=textwrap.indent(extra, " " * 10)))
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(REPO / "playbooks" / "site.yml")],
+                          env=ansible_env(ANSIBLE_SSH_EXECUTABLE="/bin/false", ANSIBLE_SSH_RETRIES="0"),
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    ("nvidia_cdi_refresh_enabled: maybe\n", "argument 'nvidia_cdi_refresh_enabled'"),
+    ("k3s_api_port: six-four-four-three\n", "argument 'k3s_api_port'"),
+    ("k3s_ready_retries: lots\n", "argument 'k3s_ready_retries'"),
+])
+def test_a_bad_value_on_the_last_agent_stops_the_run_before_any_host(tmp_path: Path, extra: str, needle: str) -> None:
+    result = _site(tmp_path, extra)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert needle in out, out
+    assert "PLAY [Check the air-gap inputs" not in out and "PLAY [NVIDIA container toolkit" not in out, \
+        "a later play ran after a variable failed its check"
+
+
+def test_good_values_pass_the_check_and_the_run_goes_on(tmp_path: Path) -> None:
+    result = _site(tmp_path, "nvidia_cdi_refresh_enabled: true\n")
+    out = result.stdout + result.stderr
+    assert "Validation of arguments failed" not in out, out
+    assert "PLAY [NVIDIA container toolkit" in out, out  # the first play that changes hosts was reached
