@@ -774,3 +774,17 @@ def report_text(found: Sequence[Finding]) -> str:
     warnings = sum(1 for f in found if f.severity == "warning")
     lines.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(lines)
+
+
+def failed(found: Sequence[Finding]) -> bool:
+    """The doctor's verdict: an error finding, or nothing gathered at all."""
+    return not found or any(f.severity == "error" for f in found)
+
+
+def verdict(materials: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What `openshell-auto doctor` decides, for the doctor play to report and fail on:
+    passed, every finding, one line per error, and the report the CLI prints."""
+    found = findings(materials) if materials else []
+    return {"passed": not failed(found), "findings": [f.to_dict() for f in found],
+            "errors": [f"{f.host} {f.check}: {f.message}" for f in found if f.severity == "error"],
+            "report": report_text(found) if found else "no material gathered"}

@@ -151,6 +151,23 @@ def passed(checks: Sequence[Check]) -> bool:
     return bool(checks) and all(c.ok for c in checks)
 
 
+def with_smoke(materials: Mapping[str, Mapping[str, Any]], smoke: Mapping[str, Any] | None
+               ) -> dict[str, dict[str, Any]]:
+    """The material of one verify run: the smoke pod's result (smoke.json, or the role's fact)
+    joins the cluster material, without changing the caller's mappings."""
+    return {host: ({**m, "cluster": {**m["cluster"], "smoke": smoke}} if m.get("cluster") is not None else dict(m))
+            for host, m in materials.items()}
+
+
+def verdict(materials: Mapping[str, Mapping[str, Any]], smoke: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What `openshell-auto verify` decides, for the verify play to report and fail on:
+    passed, every check, one line per failed check, and the table the CLI prints."""
+    checks = evaluate(with_smoke(materials, smoke)) if materials else []
+    return {"passed": passed(checks), "checks": [c.to_dict() for c in checks],
+            "failed": [f"{c.host} {c.check}: {c.detail}" for c in checks if not c.ok],
+            "table": table_text(checks) if checks else "no material gathered"}
+
+
 def to_json(checks: Sequence[Check]) -> str:
     return json.dumps({"passed": passed(checks), "checks": [c.to_dict() for c in checks]}, indent=2)
 

@@ -27,9 +27,12 @@ def gather(
     verbosity: int,
     json_output: bool,
     artifacts_dir: Path | None,
+    quiet_verdict: str,
 ) -> tuple[dict[str, dict[str, Any]], Any]:
     """Validate the inventory, run `playbook` with the bundle directory in `output_vars`,
-    and return (material per host, RunResult). Raises InputError on bad input (exit 2)."""
+    and return (material per host, RunResult). Raises InputError on bad input (exit 2).
+    The play's own verdict (`quiet_verdict`, e.g. openshell_doctor_fail) is turned off: the CLI
+    prints the same table and sets its exit code itself, and a failed check is not a run problem."""
     from rich.console import Console
 
     from openshell_auto import doctor
@@ -45,6 +48,7 @@ def gather(
     bundle.mkdir(parents=True, exist_ok=True)
     for name in output_vars:
         variables[name] = str(bundle.resolve())
+    variables[quiet_verdict] = False
     console = Console(stderr=True)
     progress = make_progress(console, playbook, quiet=json_output)
     if progress is not None:
@@ -87,7 +91,8 @@ def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extr
     bundle = output_dir or Path(tempfile.mkdtemp(prefix="openshell-doctor-"))
     try:
         materials, result = gather("doctor.yml", inventory=inventory, bundle=bundle,
-                                   output_vars=["openshell_doctor_output_dir"], limit=limit, extra_vars=extra_vars,
+                                   output_vars=["openshell_doctor_output_dir"], quiet_verdict="openshell_doctor_fail",
+                                   limit=limit, extra_vars=extra_vars,
                                    verbosity=verbosity, json_output=json_output, artifacts_dir=artifacts_dir)
         found = doctor.findings(materials) if materials else []
         problems = run_failures(result)
@@ -107,6 +112,5 @@ def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extr
     finally:
         if output_dir is None:
             shutil.rmtree(bundle, ignore_errors=True)
-    errors = any(f.severity == "error" for f in found)
-    sys.exit(EXIT_FAILED if errors or problems or not found else EXIT_OK)
+    sys.exit(EXIT_FAILED if doctor.failed(found) or problems else EXIT_OK)
 

@@ -33,14 +33,12 @@ def verify_cmd(inventory: Path, limit: str | None, extra_vars: tuple[str, ...], 
     try:
         materials, result = gather("verify.yml", inventory=inventory, bundle=bundle,
                                    output_vars=["openshell_doctor_output_dir", "openshell_verify_output_dir"],
+                                   quiet_verdict="openshell_verify_fail",
                                    limit=limit, extra_vars=extra_vars, verbosity=verbosity,
                                    json_output=json_output, artifacts_dir=artifacts_dir)
         smoke_file = bundle / "smoke.json"
         smoke = json.loads(smoke_file.read_text()) if smoke_file.is_file() else None
-        for m in materials.values():
-            if m.get("cluster") is not None:
-                m["cluster"]["smoke"] = smoke
-        checks = verify.evaluate(materials) if materials else []
+        checks = verify.evaluate(verify.with_smoke(materials, smoke)) if materials else []
         problems = run_failures(result)
         if output_dir is not None:
             (bundle / "verify.json").write_text(verify.to_json(checks) + "\n")

@@ -12,6 +12,12 @@ if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pi
     sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
 
 from openshell_auto import doctor
+from openshell_auto.ansible_glue import plain
+
+
+def openshell_doctor_verdict(materials: Any) -> dict[str, Any]:
+    """The doctor's verdict (openshell_auto.doctor.verdict) from the material of every host."""
+    return doctor.verdict(plain(materials))
 
 
 class FilterModule:
@@ -26,4 +32,5 @@ class FilterModule:
             "openshell_doctor_cdi_specs": doctor.cdi_spec_files,
             "openshell_doctor_cluster": doctor.cluster_material,
             "openshell_doctor_packages": doctor.package_versions,
+            "openshell_doctor_verdict": openshell_doctor_verdict,
         }

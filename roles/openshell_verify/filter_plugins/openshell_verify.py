@@ -13,8 +13,8 @@ if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pi
 
 from ansible.errors import AnsibleFilterError
 
-from openshell_auto import readiness, sandbox
-from openshell_auto.ansible_glue import json_document
+from openshell_auto import readiness, sandbox, verify
+from openshell_auto.ansible_glue import json_document, plain
 
 
 def openshell_verify_smoke_pod(name: str, namespace: str, image: str, gpus: int = 1) -> dict[str, Any]:
@@ -33,9 +33,16 @@ def openshell_verify_readiness(nodes_json: Any) -> dict[str, Any]:
         return {"ready": False, "message": f"cannot read nodes: {exc}"}
 
 
+def openshell_verify_verdict(materials: Any, smoke: Any = None) -> dict[str, Any]:
+    """The verify verdict (openshell_auto.verify.verdict) from the doctor material of every host
+    and the smoke pod's result."""
+    return verify.verdict(plain(materials), plain(smoke))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "openshell_verify_smoke_pod": openshell_verify_smoke_pod,
             "openshell_verify_readiness": openshell_verify_readiness,
+            "openshell_verify_verdict": openshell_verify_verdict,
         }
