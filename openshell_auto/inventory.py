@@ -407,6 +407,13 @@ def parse_inventory(path: Path, extra_vars: Mapping[str, Any] | None = None) -> 
     parser.parse(data)
     errors = parser.errors
     base = path.parent
+    from openshell_auto import hostile
+
+    names = hostile.check_names(
+        [(f"{path}:{parser.host_lines[h]}" if parser.host_lines.get(h) else str(path), h) for h in parser.host_order],
+        [(f"{path}:{g.line}" if g.line else str(path), n) for n, g in parser.groups.items()])
+    if names:  # never look up group_vars/<name> or host_vars/<name> for a name that is a path
+        raise InputError(errors + names)
     for name, group in parser.groups.items():
         for file in _vars_files(base, "group_vars", name):
             block = _load_vars_file(file, "group", name, errors)
@@ -550,11 +557,13 @@ def _setting(name: str, inventory: Inventory, specs: Specs) -> str:
 def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     """Validate roles of hosts and return them classified. Raises InputError (exit 2)."""
     specs = specs or load_specs()
-    errors = check_variables(
-        [*inventory.all_blocks(),
-         VarBlock("extra vars", "-e", None, inventory.extra_vars)],
-        specs,
-    )
+    from openshell_auto import hostile
+
+    blocks = [*inventory.all_blocks(), VarBlock("extra vars", "-e", None, inventory.extra_vars)]
+    unsafe = hostile.check_inventory(inventory, blocks)
+    if unsafe:  # nothing below templates a value, but refuse before any other check reads one
+        raise InputError(unsafe)
+    errors = check_variables(blocks, specs)
     server_group = _setting("openshell_server_group", inventory, specs)
     agent_group = _setting("openshell_agent_group", inventory, specs)
     gpu_group = _setting("openshell_gpu_group", inventory, specs)
