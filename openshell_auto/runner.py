@@ -225,6 +225,7 @@ class _Interrupt:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._stopped = False
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
@@ -243,7 +244,17 @@ class _Interrupt:
             signal.signal(sig, handler)
 
     def cancelled(self) -> bool:
-        return self.signum is not None
+        """Polled by ansible-runner about once a second. On the first poll after a signal, stop
+        the run's whole process tree (SIGINT, SIGTERM, SIGKILL within a bounded grace period)
+        before ansible-runner kills ansible-playbook's process group, which the workers left."""
+        if self.signum is None:
+            return False
+        if not self._stopped:
+            self._stopped = True
+            from openshell_auto.proctree import stop_descendants
+
+            stop_descendants()
+        return True
 
 
 def run_playbook(
