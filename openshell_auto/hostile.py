@@ -379,6 +379,9 @@ def check_block(block: VarBlock) -> list[str]:
             problem = address_problem(value)
         if problem is None and name == "k3s_node_name":
             problem = node_name_problem(value)
+        if problem is None and name in ABSOLUTE_PATHS and not value.startswith("/"):
+            problem = f"`{shown(value)}` is not an absolute path; start it with /"
+
         if problem:
             errors.append(f"{where}: {owner}: field {name}: {problem}")
     return errors
@@ -403,3 +406,76 @@ def check_inventory(inventory: Inventory, blocks: Iterable[VarBlock]) -> list[st
             errors.append(f"{where}: host {shown(host)}: field k3s_node_name: the host name is the node name "
                           f"by default and {problem}")
     return errors
+
+
+# --------------------------------------------------------------------------- values argument_specs let through
+# Whole numbers with a range (argument_specs has no bounds): (minimum, maximum).
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "ansible_port": (1, 65535),
+    "k3s_api_port": (1, 65535),
+    "k3s_ready_retries": (1, 100_000),
+    "k3s_ready_delay": (0, 3600),
+    "nvidia_device_plugin_wait_retries": (1, 100_000),
+    "nvidia_device_plugin_wait_delay": (0, 3600),
+    "gpu_sandbox_max_gpus": (0, 1024),
+    "gpu_sandbox_ready_timeout": (0, 86_400),
+    "openshell_verify_smoke_gpus": (1, 1024),
+    "openshell_verify_smoke_timeout": (1, 86_400),
+    "openshell_doctor_log_lines": (0, 100_000),
+}
+# Paths on the hosts that must be absolute (a relative one lands wherever the module runs).
+ABSOLUTE_PATHS = ("nvidia_cdi_output", "nvidia_cdi_refresh_env_file", "nvidia_cdi_state_file", "nvidia_cdi_ctk",
+                  "nvidia_container_toolkit_apt_keyring", "nvidia_container_toolkit_apt_source_file",
+                  "nvidia_device_plugin_manifest_dir", "nvidia_device_plugin_static_dir",
+                  "nvidia_device_plugin_images_dir", "openshell_cdi_hook_path", "openshell_driver_root",
+                  "k3s_install_dir", "k3s_config_dir", "k3s_data_dir")
+_DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def strict_type_problem(name: str, spec: Mapping[str, Any], value: Any) -> str | None:
+    """What Ansible's argument_spec would convert silently: "k=v" into a mapping, "a,b" into a
+    list, true into 1, 1.35 into "1.35". Refused, so the inventory means what it says."""
+    kind = str(spec.get("type", "str"))
+    if kind in ("dict", "list") and isinstance(value, str):
+        example = "`key: value` lines under it" if kind == "dict" else "a YAML list (`- item` lines or [a, b])"
+        return f"`{shown(value)}` is a string where a {'mapping' if kind == 'dict' else 'list'} is expected; " \
+               f"write {example}"
+    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"`{shown(value)}` is not a whole number; write a number without quotes, e.g. {spec.get('default', 1)}"
+    if kind in ("str", "path") and isinstance(value, (bool, int, float)):
+        return f"`{shown(value)}` is a {type(value).__name__}, not a string; quote it (\"{value}\")"
+    if kind == "int" and name in INT_RANGES:
+        low, high = INT_RANGES[name]
+        if not low <= value <= high:
+            return f"{value} is out of range; use a whole number from {low} to {high}"
+    return None
+
+
+def checksum_problem(value: str) -> str | None:
+    """ansible.builtin.get_url `checksum:`: "<algorithm>:<hex digest of its length>" or
+    "<algorithm>:<http(s) URL of a checksum file>"."""
+    import hashlib
+
+    algorithm, sep, digest = value.partition(":")
+    if not sep or algorithm not in _DIGEST_LENGTHS and algorithm not in hashlib.algorithms_available:
+        return "it does not start with a hash algorithm; use sha256:<64 hex digits> (or md5, sha1, " \
+               "sha224, sha384, sha512)"
+    if digest.startswith(("http://", "https://")):
+        return None
+    if algorithm not in _DIGEST_LENGTHS:
+        return None if re.fullmatch(r"[0-9a-fA-F]+", digest) else "its digest is not hex digits"
+    if not re.fullmatch(rf"[0-9a-fA-F]{{{_DIGEST_LENGTHS[algorithm]}}}", digest):
+        return f"the {algorithm} digest `{shown(digest)}` is not {_DIGEST_LENGTHS[algorithm]} hex digits; " \
+               f"paste the output of `{algorithm}sum FILE`"
+    return None
+
+
+def first_server_problem(value: Any, servers: Iterable[str], agents: Iterable[str]) -> str | None:
+    """openshell_first_server must name a server of the inventory."""
+    if not isinstance(value, str) or not value or any(m in value for m in _TEMPLATE_MARKERS):
+        return None
+    if value in set(servers):
+        return None
+    if value in set(agents):
+        return f"`{shown(value)}` is an agent; name a host of the server group (it initialises the cluster)"
+    return f"`{shown(value)}` is no host of the inventory; name a host of the server group"

@@ -24,6 +24,8 @@ from typing import Any
 import yaml
 
 from openshell_auto.errors import InputError
+from openshell_auto.hostile import checksum_problem
+from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, range_size, read_text
 from openshell_auto.specs import Specs, load_specs
 
 GROUP_KEYS = ("hosts", "children", "vars")
@@ -44,11 +46,20 @@ class _LineDict(dict):  # type: ignore[type-arg]
     line: int
 
 
-class LineLoader(yaml.SafeLoader):  # type: ignore[misc]
+class LineLoader(BoundedComposer, yaml.SafeLoader):  # type: ignore[misc]
     pass
 
 
 def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> _LineDict:
+    first: dict[str, int] = {}
+    for key_node, _ in node.value:  # duplicates among the mapping's own keys (`<<` merges may override)
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            line = key_node.start_mark.line + 1
+            if key_node.value in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key `{key_node.value[:60]}` (first at line {first[key_node.value]}); "
+                    "keep one of them", key_node.start_mark)
+            first[key_node.value] = line
     loader.flatten_mapping(node)
     result = _LineDict()
     result.lines = {}
@@ -75,20 +86,17 @@ LineLoader.add_constructor("!vault-encrypted", _construct_opaque)
 
 def load_yaml(path: Path, what: str = "inventory") -> Any:
     """Parse YAML keeping key line numbers; errors name file:line and exit 2."""
-    if not path.exists():
-        raise InputError(f"{path}: {what} file not found; pass an existing file with -i")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass the inventory YAML file itself (e.g. {path}/hosts.yml)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read {what} ({exc}); check the file and its permissions") from exc
+    hint = "pass an existing file with -i" if what == "inventory" else \
+        "pass an existing file with -e @FILE" if what == "extra vars" else "create it or remove the reference"
+    text = read_text(path, what, hint)
     try:
         return yaml.load(text, Loader=LineLoader)  # noqa: S506 - SafeLoader subclass
+    except RecursionError as exc:
+        raise InputError(f"{path}: {what} is nested too deeply to read; flatten the structure") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        problem = " ".join(" ".join(str(p).split()) for p in (exc.context, exc.problem) if p)
         raise InputError(f"{path}{line}: YAML syntax error: {problem}; fix the YAML at that line") from exc
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: YAML error: {exc}; fix the YAML") from exc
@@ -161,7 +169,13 @@ class Inventory:
 
     def host_groups(self, host: str) -> list[str]:
         """Every group the host belongs to (directly or through a child group), 'all' included."""
-        return [name for name in self.groups if host in set(self.group_hosts(name))]
+        if not hasattr(self, "_groups_of"):  # one pass over all groups, not one per host
+            groups_of: dict[str, list[str]] = {}
+            for name in self.groups:
+                for member in self.group_hosts(name):
+                    groups_of.setdefault(member, []).append(name)
+            self._groups_of = groups_of
+        return list(self._groups_of.get(host, []))
 
     def _depths(self) -> dict[str, int]:
         depth: dict[str, int] = {"all": 0}
@@ -184,7 +198,9 @@ class Inventory:
         Order: group `all` < parent groups < child groups (by depth, ansible_group_priority,
         name) < host variables < extra vars. Role defaults are not included.
         """
-        depths = self._depths()
+        if not hasattr(self, "_depth_cache"):
+            self._depth_cache = self._depths()
+        depths = self._depth_cache
         groups = [g for g in self.host_groups(host)]
         merged: dict[str, Any] = {}
 
@@ -260,6 +276,7 @@ class _Parser:
         self.host_order: list[str] = []
         self.host_blocks: dict[str, list[VarBlock]] = {}
         self.host_lines: dict[str, int] = {}
+        self.members: dict[str, set[str]] = {}
 
     def err(self, line: int | None, text: str) -> None:
         where = f"{self.path}:{line}" if line else str(self.path)
@@ -331,6 +348,10 @@ class _Parser:
                                                  dict(getattr(group_vars, "lines", {}))))
 
     def parse_host(self, group: str, pattern: str, body: Any, line: int | None) -> None:
+        if range_size(pattern) > MAX_RANGE_HOSTS:
+            self.err(line, f"group {group}: host pattern `{pattern[:60]}` expands to more than {MAX_RANGE_HOSTS} "
+                     "hosts; use a smaller range")
+            return
         names = _expand(pattern)
         if names is None:
             self.err(line, f"group {group}: host pattern `{pattern}` is not a valid range; use e.g. node[01:10]")
@@ -344,7 +365,9 @@ class _Parser:
                 self.host_order.append(host)
                 self.host_blocks[host] = []
                 self.host_lines[host] = line or 0
-            if host not in self.groups[group].hosts:
+            members = self.members.setdefault(group, set(self.groups[group].hosts))
+            if host not in members:  # a set: linear in the inventory's size
+                members.add(host)
                 self.groups[group].hosts.append(host)
             if body:
                 self.host_blocks[host].append(VarBlock("host", host, self.path, dict(body),
@@ -464,6 +487,8 @@ def _owner_text(block: VarBlock) -> str:
 
 def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
     """Type/value errors against argument_specs, and misspelt role-prefixed variables."""
+    from openshell_auto import hostile
+
     errors: list[str] = []
     options = specs.options
     known = specs.known_names()
@@ -473,6 +498,10 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
             spec = options.get(name)
             if spec is not None:
                 if is_template(value) or value is None:
+                    continue
+                strict = hostile.strict_type_problem(name, spec, value)
+                if strict:
+                    errors.append(f"{where}: {_owner_text(block)}: field {name}: {strict}")
                     continue
                 result = _validator_for(name, spec).validate({name: value})
                 for message in result.error_messages:
@@ -509,13 +538,14 @@ _K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$")
 def _format_problems(name: str, value: Any) -> list[str]:
     if not isinstance(value, str):
         return []
-    if name in SHA256_CHECKSUMS and value and not _SHA256.match(value):
+    if name in SHA256_CHECKSUMS and value and not _SHA256.fullmatch(value):
         return [f"'{value}' is not a sha256; set it to \"sha256:<64 hex digits>\" or the 64 hex digits alone "
                 "(`sha256sum FILE` of a trusted copy), or leave it empty"]
-    if name in GET_URL_CHECKSUMS and value and not _GET_URL_CHECKSUM.match(value):
-        return [f"'{value}' is not a get_url checksum; use \"<algorithm>:<hex digest>\" e.g. sha256:<64 hex "
-                "digits> or sha512:<128 hex digits>, as ansible.builtin.get_url takes, or leave it empty"]
-    if name == "k3s_version" and not _K3S_VERSION.match(value):
+    if name in GET_URL_CHECKSUMS and value and (problem := checksum_problem(value)):
+        return [f"'{value[:80]}' is not a get_url checksum ({problem}); use \"<algorithm>:<hex digest>\" e.g. "
+                "sha256:<64 hex digits> or sha512:<128 hex digits>, as ansible.builtin.get_url takes, or leave it "
+                "empty"]
+    if name == "k3s_version" and not _K3S_VERSION.fullmatch(value):
         return [f"'{value}' is not a k3s release name; set it like v1.35.2+k3s1 (the release tag on GitHub)"]
     return []
 
@@ -571,6 +601,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     servers = inventory.group_hosts(server_group)
     agents = inventory.group_hosts(agent_group)
     gpu_members = set(inventory.group_hosts(gpu_group))
+    server_set, agent_set = set(servers), set(agents)
     per_host_vars = {host: inventory.host_vars(host) for host in inventory.host_order}
     gpu_hosts: list[str] = []
     for host in inventory.host_order:
@@ -578,7 +609,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
         where = f"{path}:{line}" if line else str(path)
         marked = _as_bool(per_host_vars[host].get("openshell_gpu", False))
         is_gpu = bool(marked) or host in gpu_members
-        in_server, in_agent = host in servers, host in agents
+        in_server, in_agent = host in server_set, host in agent_set
         if is_gpu:
             gpu_hosts.append(host)
         if in_server and in_agent:
@@ -592,6 +623,12 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
                 hint = _group_hint(inventory.host_groups(host), server_group, agent_group, specs)
                 errors.append(f"{where}: host {host}: field groups: host is in no role group{hint}; "
                               f"add it to {server_group} or {agent_group}")
+    for host in inventory.host_order:
+        first_problem = hostile.first_server_problem(per_host_vars[host].get("openshell_first_server"), servers,
+                                                     agents)
+        if first_problem:
+            errors.append(f"{path}: host {host}: field openshell_first_server: {first_problem}")
+            break  # one line, not one per host
     role_groups = {server_group, agent_group, gpu_group}
     if not servers:
         gpu_agents = [h for h in gpu_hosts if h in agents]
@@ -607,7 +644,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
         raise InputError(errors)
     hosts = list(inventory.host_order)
     return Classified(inventory=inventory, server_group=server_group, agent_group=agent_group, gpu_group=gpu_group,
-                      servers=servers, agents=[h for h in agents if h not in servers], gpu_hosts=gpu_hosts,
+                      servers=servers, agents=[h for h in agents if h not in server_set], gpu_hosts=gpu_hosts,
                       hosts=hosts, vars=per_host_vars)
 
 

@@ -163,6 +163,9 @@ def default_runs_dir() -> Path:
 def new_run_dir(base: Path | None, playbook: str) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     root = (base or default_runs_dir()).expanduser().resolve()
+    if root.exists() and not root.is_dir() or any(p.exists() and not p.is_dir() for p in root.parents):
+        raise InputError(f"--artifacts-dir {root}: field artifacts-dir: is not a directory; give a directory "
+                         "(it is created when missing)")
     stem = Path(playbook).stem
     for n in range(1000):
         candidate = root / (f"{stamp}-{stem}" if n == 0 else f"{stamp}-{stem}-{n}")
