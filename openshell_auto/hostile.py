@@ -364,6 +364,11 @@ def check_block(block: VarBlock) -> list[str]:
         if problem:
             errors.append(f"{where}: {owner}: field {shown(name)}: {problem}")
             continue
+        if name == "ansible_port" and not isinstance(value, str):
+            problem = strict_type_problem(name, {"type": "int", "default": 22}, value)
+            if problem:
+                errors.append(f"{where}: {owner}: field ansible_port: {problem}")
+            continue
         if isinstance(value, Opaque) or not isinstance(value, str) or any(m in value for m in _TEMPLATE_MARKERS):
             if name == "ansible_host" and not isinstance(value, str):
                 errors.append(f"{where}: {owner}: field ansible_host: {address_problem(value)}")

@@ -365,7 +365,9 @@ class _Parser:
                 self.host_order.append(host)
                 self.host_blocks[host] = []
                 self.host_lines[host] = line or 0
-            members = self.members.setdefault(group, set(self.groups[group].hosts))
+            members = self.members.get(group)
+            if members is None:
+                members = self.members[group] = set(self.groups[group].hosts)
             if host not in members:  # a set: linear in the inventory's size
                 members.add(host)
                 self.groups[group].hosts.append(host)
@@ -451,7 +453,7 @@ def parse_inventory(path: Path, extra_vars: Mapping[str, Any] | None = None) -> 
         raise InputError(errors)
     return Inventory(path=path, groups=parser.groups, host_order=parser.host_order,
                      host_blocks=parser.host_blocks, host_lines=parser.host_lines,
-                     extra_vars=dict(extra_vars or {}))
+                     extra_vars=extra_vars if isinstance(extra_vars, dict) else dict(extra_vars or {}))
 
 
 # --------------------------------------------------------------------------- variable checks
@@ -573,6 +575,24 @@ def _as_bool(value: Any) -> bool | None:
         return None
 
 
+def _extra_blocks(extra_vars: Mapping[str, Any]) -> list[VarBlock]:
+    """Extra vars as blocks: one per `-e @file` (messages name its file and line), one for the
+    inline -e values."""
+    origins: dict[str, tuple[Path, int | None]] = getattr(extra_vars, "origins", {})
+    by_file: dict[Path, VarBlock] = {}
+    inline = VarBlock("extra vars", "-e", None, {})
+    for name, value in extra_vars.items():
+        if name in origins:
+            file, line = origins[name]
+            block = by_file.setdefault(file, VarBlock("extra vars", f"-e @{file}", file, {}))
+            block.values[name] = value
+            if line:
+                block.lines[name] = line
+        else:
+            inline.values[name] = value
+    return [*by_file.values(), inline]
+
+
 def _setting(name: str, inventory: Inventory, specs: Specs) -> str:
     """A group-name variable: extra vars > all.vars of the inventory > role default."""
     value: Any = specs.defaults.get(name)
@@ -589,7 +609,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     specs = specs or load_specs()
     from openshell_auto import hostile
 
-    blocks = [*inventory.all_blocks(), VarBlock("extra vars", "-e", None, inventory.extra_vars)]
+    blocks = [*inventory.all_blocks(), *_extra_blocks(inventory.extra_vars)]
     unsafe = hostile.check_inventory(inventory, blocks)
     if unsafe:  # nothing below templates a value, but refuse before any other check reads one
         raise InputError(unsafe)
