@@ -53,7 +53,7 @@ UNSAFE_TESTS = frozenset({"exists", "file", "directory", "link", "mount", "is_fi
 UNSAFE_NAMES = frozenset({"lookup", "query", "q", "cycler", "joiner", "namespace", "self", "caller"})
 SAFE_METHODS = frozenset({"get", "keys", "values", "items", "split", "startswith", "endswith", "lower",
                           "upper", "strip", "lstrip", "rstrip", "replace", "join", "count", "index"})
-SAFE_CALLS = frozenset({"range", "dict"})
+SAFE_CALLS = frozenset({"dict"})  # range(10**9) would fill the controller's memory
 
 
 def _jinja_env() -> Any:
@@ -105,6 +105,14 @@ def template_problem(value: str) -> str | None:
                                                or (node.name.startswith("__") and node.name.endswith("__"))):
             return f"`{node.name}` reaches outside the inventory; inventory values may not use it " \
                    "(put the value itself in the inventory)"
+        if isinstance(node, nodes.Pow) or (isinstance(node, nodes.Const) and isinstance(node.value, int)
+                                            and not isinstance(node.value, bool) and abs(node.value) > 1_000_000):
+            return "powers and numbers above 1,000,000 are not allowed in inventory templates (a template " \
+                   "could fill the controller's memory); write the value itself"
+        if isinstance(node, nodes.Mul) and any(isinstance(side, (nodes.List, nodes.Tuple))
+                                               or (isinstance(side, nodes.Const) and isinstance(side.value, str))
+                                               for side in (node.left, node.right)):
+            return "repeating a string or list with `*` is not allowed in inventory templates; write the value itself"
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
             return f"private attribute `.{node.attr}` is not allowed in inventory values; remove it"
         if isinstance(node, nodes.Filter) and node.name not in SAFE_FILTERS:
