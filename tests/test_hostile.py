@@ -228,3 +228,13 @@ def test_messages_never_echo_a_huge_value(write_inventory: Write) -> None:
         load_inventory(inventory)
     assert all(len(m) < 600 for m in info.value.messages)
 
+
+
+def test_extra_vars_file_errors_name_file_and_line(write_inventory: Write, tmp_path: Path) -> None:
+    inventory = write_inventory(one_server())
+    extra = tmp_path / "vars.yml"
+    extra.write_text("k3s_api_port: 6443\n# a comment\nk3s_data_dir: /etc\n")
+    result = CliRunner().invoke(main, ["provision", "-i", str(inventory), "-e", "k3s_api_port=6443", "-e", f"@{extra}",
+                                       "--artifacts-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert f"error: {extra}:3: extra vars: field k3s_data_dir: `/etc` is a system directory" in result.output
