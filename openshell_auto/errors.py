@@ -10,6 +10,18 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
+MAX_MESSAGE = 700  # characters of one message line
+
+
+def one_line(message: str) -> str:
+    """A message as one line: control characters written as escapes (a value's newline shows as
+    \\n), and a huge echoed value cut in the middle."""
+    text = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(message))
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE - 200] + " ... " + text[-195:]
+    return text
+
+
 class InputError(Exception):
     """Bad user input found before anything ran. The CLI prints each message and exits 2.
 
@@ -19,7 +31,7 @@ class InputError(Exception):
     exit_code = EXIT_BAD_INPUT
 
     def __init__(self, messages: str | Iterable[str]) -> None:
-        self.messages: list[str] = [messages] if isinstance(messages, str) else list(messages)
+        self.messages: list[str] = [one_line(m) for m in ([messages] if isinstance(messages, str) else messages)]
         if not self.messages:
             raise ValueError("InputError needs at least one message")
         super().__init__("\n".join(self.messages))

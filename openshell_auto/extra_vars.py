@@ -17,10 +17,19 @@ from openshell_auto.errors import InputError
 from openshell_auto.inventory import LineLoader, Opaque, load_yaml
 
 
+class ExtraVars(dict):  # type: ignore[type-arg]
+    """Merged extra vars that remember, per variable, the `-e @file` and line that set it last
+    (absent for inline KEY=VALUE / JSON), so a message can name the file and line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origins: dict[str, tuple[Path, int | None]] = {}
+
+
 def parse_extra_vars(items: Iterable[str]) -> dict[str, Any]:
     """Parse -e arguments like ansible-playbook: KEY=VALUE (string), @file (YAML/JSON), or a
     YAML/JSON mapping. Later items win. Raises InputError (exit 2) on bad syntax."""
-    result: dict[str, Any] = {}
+    result = ExtraVars()
     for item in items:
         if item.startswith("@"):
             file = Path(item[1:]).expanduser()
@@ -31,6 +40,8 @@ def parse_extra_vars(items: Iterable[str]) -> dict[str, Any]:
                 raise InputError(f"{file}: -e @file must contain a mapping of variable: value, "
                                  f"got {type(data).__name__}; fix the file")
             result.update(_plain(data))
+            lines = getattr(data, "lines", {})
+            result.origins.update({str(k): (file, lines.get(k)) for k in data})
         elif item.lstrip().startswith("{"):
             try:
                 data = yaml.load(item, Loader=LineLoader)  # noqa: S506
@@ -39,6 +50,8 @@ def parse_extra_vars(items: Iterable[str]) -> dict[str, Any]:
             if not isinstance(data, dict):
                 raise InputError(f"-e {item!r}: must be a mapping; use KEY=VALUE, @file or a JSON object")
             result.update(_plain(data))
+            for key in data:
+                result.origins.pop(str(key), None)
         else:
             key, sep, value = item.partition("=")
             key = key.strip()
@@ -46,6 +59,7 @@ def parse_extra_vars(items: Iterable[str]) -> dict[str, Any]:
                 raise InputError(f"-e {item!r}: expected KEY=VALUE (KEY a variable name), @FILE or a JSON object; "
                                  "fix the -e argument")
             result[key] = value
+            result.origins.pop(key, None)
     return result
 
 

@@ -24,6 +24,8 @@ from typing import Any
 import yaml
 
 from openshell_auto.errors import InputError
+from openshell_auto.hostile import checksum_problem
+from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, range_size, read_text
 from openshell_auto.specs import Specs, load_specs
 
 GROUP_KEYS = ("hosts", "children", "vars")
@@ -44,11 +46,20 @@ class _LineDict(dict):  # type: ignore[type-arg]
     line: int
 
 
-class LineLoader(yaml.SafeLoader):  # type: ignore[misc]
+class LineLoader(BoundedComposer, yaml.SafeLoader):  # type: ignore[misc]
     pass
 
 
 def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> _LineDict:
+    first: dict[str, int] = {}
+    for key_node, _ in node.value:  # duplicates among the mapping's own keys (`<<` merges may override)
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            line = key_node.start_mark.line + 1
+            if key_node.value in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key `{key_node.value[:60]}` (first at line {first[key_node.value]}); "
+                    "keep one of them", key_node.start_mark)
+            first[key_node.value] = line
     loader.flatten_mapping(node)
     result = _LineDict()
     result.lines = {}
@@ -75,20 +86,17 @@ LineLoader.add_constructor("!vault-encrypted", _construct_opaque)
 
 def load_yaml(path: Path, what: str = "inventory") -> Any:
     """Parse YAML keeping key line numbers; errors name file:line and exit 2."""
-    if not path.exists():
-        raise InputError(f"{path}: {what} file not found; pass an existing file with -i")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass the inventory YAML file itself (e.g. {path}/hosts.yml)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read {what} ({exc}); check the file and its permissions") from exc
+    hint = "pass an existing file with -i" if what == "inventory" else \
+        "pass an existing file with -e @FILE" if what == "extra vars" else "create it or remove the reference"
+    text = read_text(path, what, hint)
     try:
         return yaml.load(text, Loader=LineLoader)  # noqa: S506 - SafeLoader subclass
+    except RecursionError as exc:
+        raise InputError(f"{path}: {what} is nested too deeply to read; flatten the structure") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        problem = " ".join(" ".join(str(p).split()) for p in (exc.context, exc.problem) if p)
         raise InputError(f"{path}{line}: YAML syntax error: {problem}; fix the YAML at that line") from exc
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: YAML error: {exc}; fix the YAML") from exc
@@ -161,7 +169,13 @@ class Inventory:
 
     def host_groups(self, host: str) -> list[str]:
         """Every group the host belongs to (directly or through a child group), 'all' included."""
-        return [name for name in self.groups if host in set(self.group_hosts(name))]
+        if not hasattr(self, "_groups_of"):  # one pass over all groups, not one per host
+            groups_of: dict[str, list[str]] = {}
+            for name in self.groups:
+                for member in self.group_hosts(name):
+                    groups_of.setdefault(member, []).append(name)
+            self._groups_of = groups_of
+        return list(self._groups_of.get(host, []))
 
     def _depths(self) -> dict[str, int]:
         depth: dict[str, int] = {"all": 0}
@@ -184,7 +198,9 @@ class Inventory:
         Order: group `all` < parent groups < child groups (by depth, ansible_group_priority,
         name) < host variables < extra vars. Role defaults are not included.
         """
-        depths = self._depths()
+        if not hasattr(self, "_depth_cache"):
+            self._depth_cache = self._depths()
+        depths = self._depth_cache
         groups = [g for g in self.host_groups(host)]
         merged: dict[str, Any] = {}
 
@@ -260,6 +276,7 @@ class _Parser:
         self.host_order: list[str] = []
         self.host_blocks: dict[str, list[VarBlock]] = {}
         self.host_lines: dict[str, int] = {}
+        self.members: dict[str, set[str]] = {}
 
     def err(self, line: int | None, text: str) -> None:
         where = f"{self.path}:{line}" if line else str(self.path)
@@ -331,6 +348,10 @@ class _Parser:
                                                  dict(getattr(group_vars, "lines", {}))))
 
     def parse_host(self, group: str, pattern: str, body: Any, line: int | None) -> None:
+        if range_size(pattern) > MAX_RANGE_HOSTS:
+            self.err(line, f"group {group}: host pattern `{pattern[:60]}` expands to more than {MAX_RANGE_HOSTS} "
+                     "hosts; use a smaller range")
+            return
         names = _expand(pattern)
         if names is None:
             self.err(line, f"group {group}: host pattern `{pattern}` is not a valid range; use e.g. node[01:10]")
@@ -344,7 +365,11 @@ class _Parser:
                 self.host_order.append(host)
                 self.host_blocks[host] = []
                 self.host_lines[host] = line or 0
-            if host not in self.groups[group].hosts:
+            members = self.members.get(group)
+            if members is None:
+                members = self.members[group] = set(self.groups[group].hosts)
+            if host not in members:  # a set: linear in the inventory's size
+                members.add(host)
                 self.groups[group].hosts.append(host)
             if body:
                 self.host_blocks[host].append(VarBlock("host", host, self.path, dict(body),
@@ -407,6 +432,13 @@ def parse_inventory(path: Path, extra_vars: Mapping[str, Any] | None = None) -> 
     parser.parse(data)
     errors = parser.errors
     base = path.parent
+    from openshell_auto import hostile
+
+    names = hostile.check_names(
+        [(f"{path}:{parser.host_lines[h]}" if parser.host_lines.get(h) else str(path), h) for h in parser.host_order],
+        [(f"{path}:{g.line}" if g.line else str(path), n) for n, g in parser.groups.items()])
+    if names:  # never look up group_vars/<name> or host_vars/<name> for a name that is a path
+        raise InputError(errors + names)
     for name, group in parser.groups.items():
         for file in _vars_files(base, "group_vars", name):
             block = _load_vars_file(file, "group", name, errors)
@@ -421,7 +453,7 @@ def parse_inventory(path: Path, extra_vars: Mapping[str, Any] | None = None) -> 
         raise InputError(errors)
     return Inventory(path=path, groups=parser.groups, host_order=parser.host_order,
                      host_blocks=parser.host_blocks, host_lines=parser.host_lines,
-                     extra_vars=dict(extra_vars or {}))
+                     extra_vars=extra_vars if isinstance(extra_vars, dict) else dict(extra_vars or {}))
 
 
 # --------------------------------------------------------------------------- variable checks
@@ -457,6 +489,8 @@ def _owner_text(block: VarBlock) -> str:
 
 def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
     """Type/value errors against argument_specs, and misspelt role-prefixed variables."""
+    from openshell_auto import hostile
+
     errors: list[str] = []
     options = specs.options
     known = specs.known_names()
@@ -466,6 +500,10 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
             spec = options.get(name)
             if spec is not None:
                 if is_template(value) or value is None:
+                    continue
+                strict = hostile.strict_type_problem(name, spec, value)
+                if strict:
+                    errors.append(f"{where}: {_owner_text(block)}: field {name}: {strict}")
                     continue
                 result = _validator_for(name, spec).validate({name: value})
                 for message in result.error_messages:
@@ -502,13 +540,14 @@ _K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$")
 def _format_problems(name: str, value: Any) -> list[str]:
     if not isinstance(value, str):
         return []
-    if name in SHA256_CHECKSUMS and value and not _SHA256.match(value):
+    if name in SHA256_CHECKSUMS and value and not _SHA256.fullmatch(value):
         return [f"'{value}' is not a sha256; set it to \"sha256:<64 hex digits>\" or the 64 hex digits alone "
                 "(`sha256sum FILE` of a trusted copy), or leave it empty"]
-    if name in GET_URL_CHECKSUMS and value and not _GET_URL_CHECKSUM.match(value):
-        return [f"'{value}' is not a get_url checksum; use \"<algorithm>:<hex digest>\" e.g. sha256:<64 hex "
-                "digits> or sha512:<128 hex digits>, as ansible.builtin.get_url takes, or leave it empty"]
-    if name == "k3s_version" and not _K3S_VERSION.match(value):
+    if name in GET_URL_CHECKSUMS and value and (problem := checksum_problem(value)):
+        return [f"'{value[:80]}' is not a get_url checksum ({problem}); use \"<algorithm>:<hex digest>\" e.g. "
+                "sha256:<64 hex digits> or sha512:<128 hex digits>, as ansible.builtin.get_url takes, or leave it "
+                "empty"]
+    if name == "k3s_version" and not _K3S_VERSION.fullmatch(value):
         return [f"'{value}' is not a k3s release name; set it like v1.35.2+k3s1 (the release tag on GitHub)"]
     return []
 
@@ -536,6 +575,24 @@ def _as_bool(value: Any) -> bool | None:
         return None
 
 
+def _extra_blocks(extra_vars: Mapping[str, Any]) -> list[VarBlock]:
+    """Extra vars as blocks: one per `-e @file` (messages name its file and line), one for the
+    inline -e values."""
+    origins: dict[str, tuple[Path, int | None]] = getattr(extra_vars, "origins", {})
+    by_file: dict[Path, VarBlock] = {}
+    inline = VarBlock("extra vars", "-e", None, {})
+    for name, value in extra_vars.items():
+        if name in origins:
+            file, line = origins[name]
+            block = by_file.setdefault(file, VarBlock("extra vars", f"-e @{file}", file, {}))
+            block.values[name] = value
+            if line:
+                block.lines[name] = line
+        else:
+            inline.values[name] = value
+    return [*by_file.values(), inline]
+
+
 def _setting(name: str, inventory: Inventory, specs: Specs) -> str:
     """A group-name variable: extra vars > all.vars of the inventory > role default."""
     value: Any = specs.defaults.get(name)
@@ -550,11 +607,13 @@ def _setting(name: str, inventory: Inventory, specs: Specs) -> str:
 def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     """Validate roles of hosts and return them classified. Raises InputError (exit 2)."""
     specs = specs or load_specs()
-    errors = check_variables(
-        [*inventory.all_blocks(),
-         VarBlock("extra vars", "-e", None, inventory.extra_vars)],
-        specs,
-    )
+    from openshell_auto import hostile
+
+    blocks = [*inventory.all_blocks(), *_extra_blocks(inventory.extra_vars)]
+    unsafe = hostile.check_inventory(inventory, blocks)
+    if unsafe:  # nothing below templates a value, but refuse before any other check reads one
+        raise InputError(unsafe)
+    errors = check_variables(blocks, specs)
     server_group = _setting("openshell_server_group", inventory, specs)
     agent_group = _setting("openshell_agent_group", inventory, specs)
     gpu_group = _setting("openshell_gpu_group", inventory, specs)
@@ -562,6 +621,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     servers = inventory.group_hosts(server_group)
     agents = inventory.group_hosts(agent_group)
     gpu_members = set(inventory.group_hosts(gpu_group))
+    server_set, agent_set = set(servers), set(agents)
     per_host_vars = {host: inventory.host_vars(host) for host in inventory.host_order}
     gpu_hosts: list[str] = []
     for host in inventory.host_order:
@@ -569,7 +629,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
         where = f"{path}:{line}" if line else str(path)
         marked = _as_bool(per_host_vars[host].get("openshell_gpu", False))
         is_gpu = bool(marked) or host in gpu_members
-        in_server, in_agent = host in servers, host in agents
+        in_server, in_agent = host in server_set, host in agent_set
         if is_gpu:
             gpu_hosts.append(host)
         if in_server and in_agent:
@@ -583,6 +643,12 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
                 hint = _group_hint(inventory.host_groups(host), server_group, agent_group, specs)
                 errors.append(f"{where}: host {host}: field groups: host is in no role group{hint}; "
                               f"add it to {server_group} or {agent_group}")
+    for host in inventory.host_order:
+        first_problem = hostile.first_server_problem(per_host_vars[host].get("openshell_first_server"), servers,
+                                                     agents)
+        if first_problem:
+            errors.append(f"{path}: host {host}: field openshell_first_server: {first_problem}")
+            break  # one line, not one per host
     role_groups = {server_group, agent_group, gpu_group}
     if not servers:
         gpu_agents = [h for h in gpu_hosts if h in agents]
@@ -598,7 +664,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
         raise InputError(errors)
     hosts = list(inventory.host_order)
     return Classified(inventory=inventory, server_group=server_group, agent_group=agent_group, gpu_group=gpu_group,
-                      servers=servers, agents=[h for h in agents if h not in servers], gpu_hosts=gpu_hosts,
+                      servers=servers, agents=[h for h in agents if h not in server_set], gpu_hosts=gpu_hosts,
                       hosts=hosts, vars=per_host_vars)
 
 

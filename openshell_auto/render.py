@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from openshell_auto import paths
-from openshell_auto.errors import RenderError
+from openshell_auto.errors import InputError, RenderError
+from openshell_auto.hostile import host_name_problem, inside, shown
 
 DYNAMIC_GROUPS = ("openshell_role_server", "openshell_role_agent", "openshell_role_gpu")
 
@@ -94,6 +95,12 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     classified = load_inventory(inventory_path, variables)
     entries = list(rendered_files.RENDERED_FILES if registry is None else registry)
     outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"-o {outdir}: field outdir: is not a directory; give a new or existing directory")
+    for host in classified.hosts:  # names were checked with the inventory; this is where they become paths
+        if host_name_problem(host) or not inside(outdir, outdir / host) or (outdir / host).resolve() == outdir.resolve():
+            raise InputError(f"-o {outdir}: host {shown(host)}: field name: would be written outside {outdir}; "
+                             "rename the host")
 
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
@@ -306,7 +313,14 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
             errors.append(f"{label}: {_one_line(exc)}")
             continue
         target = context.outdir / host_name / dest.lstrip("/")
+        if "\x00" in dest or ".." in Path(dest).parts or not inside(context.outdir / host_name, target):
+            errors.append(f"{label}: field dest rendered to `{shown(dest)}`, which leaves {context.outdir}/"
+                          f"{host_name}; set the role variable to an absolute path without `..`")
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
+        if not inside(context.outdir / host_name, target):  # a symlink created meanwhile
+            errors.append(f"{label}: {target} leaves {context.outdir}/{host_name}; remove the symlink there")
+            continue
         target.write_text(text, encoding="utf-8")
         target.chmod(0o600)  # rendered files may hold tokens
         files.append((dest, str(target)))

@@ -163,6 +163,9 @@ def default_runs_dir() -> Path:
 def new_run_dir(base: Path | None, playbook: str) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     root = (base or default_runs_dir()).expanduser().resolve()
+    if root.exists() and not root.is_dir() or any(p.exists() and not p.is_dir() for p in root.parents):
+        raise InputError(f"--artifacts-dir {root}: field artifacts-dir: is not a directory; give a directory "
+                         "(it is created when missing)")
     stem = Path(playbook).stem
     for n in range(1000):
         candidate = root / (f"{stamp}-{stem}" if n == 0 else f"{stamp}-{stem}-{n}")
@@ -225,6 +228,7 @@ class _Interrupt:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._stopped = False
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
@@ -243,7 +247,17 @@ class _Interrupt:
             signal.signal(sig, handler)
 
     def cancelled(self) -> bool:
-        return self.signum is not None
+        """Polled by ansible-runner about once a second. On the first poll after a signal, stop
+        the run's whole process tree (SIGINT, SIGTERM, SIGKILL within a bounded grace period)
+        before ansible-runner kills ansible-playbook's process group, which the workers left."""
+        if self.signum is None:
+            return False
+        if not self._stopped:
+            self._stopped = True
+            from openshell_auto.proctree import stop_descendants
+
+            stop_descendants()
+        return True
 
 
 def run_playbook(
@@ -298,6 +312,7 @@ def run_playbook(
             file.unlink(missing_ok=True)
         raise
     collector = EventCollector(display)
+    own = _envvars(content)
     started = time.monotonic()
     try:
         with _Interrupt() as interrupt:
@@ -313,16 +328,20 @@ def run_playbook(
                 verbosity=verbosity or None,
                 cmdline=" ".join(_quote(a) for a in build_cmdline(
                     extra_vars_files=extra_files, tags=tags, skip_tags=skip_tags, check=check, diff=diff)) or None,
-                envvars=_envvars(content),
+                envvars=own,
                 event_handler=collector,
                 cancel_callback=interrupt.cancelled,
+                # ansible-runner writes artifacts/command (with the whole environment) just before it
+                # reports "running" and starts ansible-playbook: scrub it then, not only at the end.
+                status_handler=lambda status, runner_config=None: status.get("status") == "running"
+                and _scrub_command_env(run_dir, own),
                 suppress_env_files=True,
                 quiet=True,
             )
     finally:
         for file in temp_files:
             file.unlink(missing_ok=True)
-        _scrub_command_env(run_dir)
+        _scrub_command_env(run_dir, own)
     duration = time.monotonic() - started
     status = str(runner.status)
     rc = int(runner.rc) if runner.rc is not None else -1
@@ -373,9 +392,11 @@ def _envvars(content: paths.ContentPaths) -> dict[str, str]:
     return env
 
 
-def _scrub_command_env(run_dir: Path) -> None:
-    """ansible-runner records the whole process environment in artifacts/command; keep only
-    the ANSIBLE_*/RUNNER_* settings that explain the run (no user secrets from the shell)."""
+def _scrub_command_env(run_dir: Path, own: Mapping[str, str]) -> None:
+    """ansible-runner records the whole process environment in artifacts/command. Keep only what
+    explains the run: the ANSIBLE_*/RUNNER_* settings this module passed (`own`) and those
+    ansible-runner itself added. A variable of the caller's shell (ANSIBLE_BECOME_PASS, a key
+    passphrase, a token) is dropped, whatever its name."""
     command = run_dir / "command"
     if not command.is_file():
         return
@@ -385,7 +406,8 @@ def _scrub_command_env(run_dir: Path) -> None:
         return
     env = data.get("env")
     if isinstance(env, dict):
-        data["env"] = {k: v for k, v in env.items() if k.startswith(("ANSIBLE_", "RUNNER_"))}
+        data["env"] = {k: v for k, v in env.items()
+                       if k.startswith(("ANSIBLE_", "RUNNER_")) and (k in own or os.environ.get(k) != v)}
         command.write_text(json.dumps(data), encoding="utf-8")
 
 

@@ -152,3 +152,24 @@ def test_collector_position_names_the_failing_task_when_the_event_does_not() -> 
     assert collector.position == runner.RunPosition(play="K3s servers", task="Start k3s")
     assert collector.last_failure["s1"] == runner.Failure(host="s1", play="K3s servers", task="Start k3s",
                                                           message="boom")
+
+
+def test_callers_ansible_secrets_never_reach_the_artifacts(local_inventory: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANSIBLE_BECOME_PASS", SECRET + "-become")
+    monkeypatch.setenv("ANSIBLE_PRIVATE_KEY_PASSPHRASE", SECRET + "-key")
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD", SECRET + "-vault")
+    seen_during_run: list[str] = []
+    runs = tmp_path / "runs"
+
+    def display(event: dict[str, Any]) -> None:  # the command file while ansible-playbook runs
+        if not seen_during_run:
+            seen_during_run.extend(p.read_text() for p in runs.rglob("command"))
+
+    result = runner.run_playbook(TEST_PLAYBOOK, local_inventory, runs_dir=runs, display=display)
+    assert result.exit_code == EXIT_OK, result
+    assert seen_during_run and all(SECRET not in text for text in seen_during_run)
+    for path in runner.artifact_files(Path(result.artifacts_dir)):
+        assert SECRET not in path.read_text(errors="replace"), path
+    env = json.loads((Path(result.artifacts_dir) / "command").read_text())["env"]
+    assert env["ANSIBLE_CONFIG"] and "ANSIBLE_BECOME_PASS" not in env

@@ -86,6 +86,8 @@ def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extr
     (join token, kubeconfig, containerd registry auth, pod env) never enter the bundle."""
     from openshell_auto import doctor
 
+    if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
+        raise InputError(f"-o {output_dir}: field output: is not a directory; give a new or empty directory")
     if output_dir is not None and output_dir.exists() and any(output_dir.iterdir()):
         raise InputError(f"-o {output_dir}: field output: directory is not empty; give a new or empty directory")
     bundle = output_dir or Path(tempfile.mkdtemp(prefix="openshell-doctor-"))

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-import yaml
 
 from openshell_auto import readiness, sandbox
 from openshell_auto.errors import InputError
@@ -20,14 +19,10 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load_file(path: str) -> Any:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        _fail(f"{path}: cannot read ({exc.strerror}); give an existing file")
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        _fail(f"{path}: not valid YAML/JSON: {exc}")
+    from openshell_auto.input_files import load_yaml_text, read_text
+
+    text = sys.stdin.read() if path == "-" else read_text(Path(path), "sandbox", "give an existing file")
+    return load_yaml_text(text, path)
 
 
 def _from_inventory(path: str, max_gpus: int) -> list[sandbox.Sandbox]:
@@ -127,14 +122,14 @@ def ready_cmd(nodes_json: str, as_json: bool) -> None:
     """Exit 0 when some node reports allocatable nvidia.com/gpu > 0, else 1 (2: bad input).
 
     The `nvidia` RuntimeClass is ignored: k3s creates it on every cluster."""
-    try:
-        text = sys.stdin.read() if nodes_json == "-" else Path(nodes_json).read_text(encoding="utf-8")
-    except OSError as exc:
-        _fail(f"{nodes_json}: cannot read ({exc.strerror})")
+    from openshell_auto.input_files import read_text
+
+    text = sys.stdin.read() if nodes_json == "-" else read_text(Path(nodes_json), "nodes JSON", "give an existing file")
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(f"{nodes_json}: not JSON ({exc}); give the output of `kubectl get nodes -o json`")
+    except (json.JSONDecodeError, RecursionError) as exc:
+        _fail(f"{nodes_json}: not JSON ({' '.join(str(exc).split())[:200]}); give the output of "
+              "`kubectl get nodes -o json`")
     try:
         result = readiness.gpu_readiness(doc)
     except ValueError as exc:

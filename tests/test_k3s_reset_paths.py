@@ -1,0 +1,68 @@
+"""roles/k3s/tasks/reset_paths.yml: reset refuses, before anything is stopped or removed, a path
+that is relative, not normalised, holds shell syntax, or is a system directory; the shell tasks of
+uninstall.yml never paste a value into their script. Runs the task file on localhost (it only
+asserts; nothing on this machine is touched)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check the reset paths
+      ansible.builtin.include_role:
+        name: k3s
+        tasks_from: reset_paths.yml
+"""
+
+
+def run(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK)
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost:\n"
+                         "          ansible_connection: local\n")
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), "-e", f"@{extra}", str(playbook)],
+                          capture_output=True, text=True, env=ansible_env(**ROLE_TEST_ENV), timeout=300, check=False)
+
+
+@pytest.mark.parametrize("name,value,problem", [
+    ("k3s_data_dir", "/", "system directory"),
+    ("k3s_data_dir", "/var", "system directory"),
+    ("k3s_config_dir", "/etc", "system directory"),
+    ("k3s_data_dir", "/var/lib/k3s'; touch /tmp/owned; '", "cannot take"),
+    ("k3s_data_dir", "var/lib/k3s", "not absolute"),
+    ("k3s_install_dir", "/usr/../bin", "not normalised"),
+])
+def test_reset_refuses_dangerous_paths(tmp_path: Path, name: str, value: str, problem: str) -> None:
+    result = run(tmp_path, **{name: value})
+    assert result.returncode == 2, result.stdout
+    assert "reset refuses" in result.stdout and f"{name}: " in result.stdout and problem in result.stdout
+
+
+def test_reset_accepts_the_default_paths(tmp_path: Path) -> None:
+    result = run(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_uninstall_checks_paths_first_and_pastes_no_value_into_a_shell() -> None:
+    tasks = yaml.safe_load((REPO / "roles/k3s/tasks/uninstall.yml").read_text())
+    assert tasks[0].get("ansible.builtin.include_tasks") == "reset_paths.yml"
+    for task in tasks:
+        shell = task.get("ansible.builtin.shell")
+        if shell:
+            assert "{{" not in shell["cmd"], task["name"]
+    reset = yaml.safe_load((REPO / "playbooks/reset.yml").read_text())
+    removal = next(p for p in reset if p.get("name") == "Remove the device-plugin manifest")
+    assert removal["tasks"][0]["ansible.builtin.include_role"]["tasks_from"] == "reset_paths.yml"

@@ -1,0 +1,66 @@
+"""Raw material never reaches the run's events: the doctor's kubectl JSON (every pod's literal
+environment, node annotations with k3s's arguments) and the sandboxes' environment values. The
+doctor's findings still come out (the CLI reads the bundle, not the events)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import ANSIBLE_PLAYBOOK
+
+ROOT = Path(__file__).resolve().parents[1]
+DOUBLE = ROOT / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
+NODES = ROOT / "tests" / "data" / "nodes"
+SECRET = "sandbox-env-secret-8f3a"
+
+
+def _inventory(tmp: Path) -> Path:
+    inv = tmp / "hosts.yml"
+    inv.write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"srv1": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True}}}}}}))
+    return inv
+
+
+def _kubectl(tmp: Path) -> list[str]:
+    return [sys.executable, str(DOUBLE), "--nodes", str(NODES / "gpu-on-one-of-three.json"), "--state",
+            str(tmp / "state")]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    return {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+            "OPENSHELL_AUTO_RUNS_DIR": str(tmp / "runs"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def test_doctor_kubectl_json_stays_out_of_job_events(tmp_path: Path) -> None:
+    extra = json.dumps({"openshell_doctor_kubectl": _kubectl(tmp_path)})
+    run = subprocess.run([sys.executable, "-m", "openshell_auto", "doctor", "-i", str(_inventory(tmp_path)), "-e",
+                          extra, "--json"], capture_output=True, text=True, env=_env(tmp_path), timeout=300,
+                         check=False)
+    assert run.returncode == 1, run.stderr
+    findings = json.loads(run.stdout)["findings"]
+    assert any(f["check"] == "driver" for f in findings)  # the doctor still reports
+    events = list((tmp_path / "runs").rglob("job_events/*.json"))
+    assert events
+    raw = "\n".join(p.read_text() for p in events)
+    assert "k3s.io/node-args" not in raw and '"allocatable"' not in raw
+
+
+def test_sandbox_env_values_stay_out_of_the_output(tmp_path: Path) -> None:
+    sandboxes = [{"name": "cpu-box", "image": "docker.io/library/ubuntu:24.04", "env": {"API_KEY": SECRET}}]
+    (tmp_path / "vars.json").write_text(json.dumps({"gpu_sandbox_kubectl": _kubectl(tmp_path),
+                                                    "gpu_sandbox_ready_timeout": 0,
+                                                    "gpu_sandbox_sandboxes": sandboxes}))
+    run = subprocess.run([ANSIBLE_PLAYBOOK, "-vv", "-i", str(_inventory(tmp_path)),
+                          str(ROOT / "playbooks" / "sandboxes.yml"), "-e", f"@{tmp_path / 'vars.json'}"],
+                         capture_output=True, text=True, env=_env(tmp_path), timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    applied = [json.loads(p.read_text()) for p in (tmp_path / "state").glob("*.json")]
+    assert SECRET in json.dumps(applied)  # applied as given
+    assert SECRET not in run.stdout + run.stderr  # -vv prints every task result (what job_events hold)
