@@ -33,7 +33,7 @@ PLAYBOOK = """
         tasks_from: binaries.yml
     - name: Show what ran
       ansible.builtin.debug:
-        msg: "RAN {{ __nvidia_container_toolkit_binaries.stdout_lines | join(' ;; ') }}"
+        msg: "RAN {{ __nvidia_container_toolkit_binaries.stdout_lines | join(' // ') }}"
 """
 
 
@@ -86,7 +86,7 @@ def test_double_fails_like_upstream_without_a_low_level_runtime(tmp_path: Path) 
 def test_role_accepts_the_runtime_on_a_host_without_runc_or_crun(tmp_path: Path) -> None:
     run = _run(tmp_path, _bin_dir(tmp_path), _config(tmp_path, ["openshell-test-absent-runc"]))
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "nvidia-container-runtime 1 NVIDIA Container Runtime version 1.18.2 | " in run.stdout
+    assert "nvidia-container-runtime 1 NVIDIA Container Runtime version 1.18.2 ;; " in run.stdout
 
 
 @pytest.mark.skipif(not Path("/usr/bin/runc").exists(), reason="needs /usr/bin/runc on this machine")
