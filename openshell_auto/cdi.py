@@ -1,4 +1,4 @@
-"""CDI (Container Device Interface) spec rules, as in ../shared/UPSTREAM.md.
+"""CDI (Container Device Interface) spec rules (cncf-tags/container-device-interface v1.1.0).
 
 Used by pytest, by the `nvidia_cdi` role (through its filter plugin, on the controller) and by
 the doctor. Pure Python on parsed data, so callers decide how to read files. Every problem is one
@@ -25,7 +25,8 @@ _DEVICE_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.:-]*[A-Za-z0-9])?$")
 HOOK_NAMES = frozenset(
     {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 )
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+# container-device-interface v1.1.0 pkg/cdi/spec-dirs.go (scanSpecDirs): only these are read.
+SPEC_SUFFIXES = (".yaml", ".json")
 DEFAULT_KIND = "nvidia.com/gpu"
 
 
@@ -166,18 +167,38 @@ def duplicate_names(specs: Iterable[tuple[str, Any]]) -> list[str]:
     ]
 
 
-def required_names(gpu_count: int, strategy: str = "index", kind: str = DEFAULT_KIND) -> list[str]:
-    """Names `nvidia-ctk cdi list` must show for `gpu_count` GPUs (index strategy: 0..N-1 and all)."""
+# Platforms as the nvidia_container_toolkit preflight names them (nvidia_container_toolkit_platform),
+# i.e. the `nvidia-ctk cdi generate` mode that `--mode auto` picks there.
+PLATFORMS: tuple[str, ...] = ("nvml", "wsl", "tegra-csv")
+
+
+def required_names(
+    gpu_count: int, strategy: str = "index", kind: str = DEFAULT_KIND, platform: str = "nvml"
+) -> list[str]:
+    """Names `nvidia-ctk cdi list` must show after `nvidia-ctk cdi generate` on this platform.
+
+    What each mode writes (NVIDIA/nvidia-container-toolkit v1.18.2, pkg/nvcdi/):
+    - nvml (lib-nvml.go): one device per GPU and name strategy (index: 0..N-1), plus `all`;
+    - wsl (lib-wsl.go): a single device named `all` (holding /dev/dxg), whatever the strategy;
+    - tegra-csv (lib-csv.go): one device, index 0 (uuid names are skipped), plus `all`.
+    """
+    if platform not in PLATFORMS:
+        raise ValueError(f"platform {platform!r} is not one of {', '.join(PLATFORMS)}")
+    if platform == "wsl":
+        return [f"{kind}=all"]
     if strategy == "index":
-        return [f"{kind}={i}" for i in range(gpu_count)] + [f"{kind}=all"]
+        count = 1 if platform == "tegra-csv" else gpu_count
+        return [f"{kind}={i}" for i in range(count)] + [f"{kind}=all"]
     return [f"{kind}=all"]
 
 
-def missing_names(listed: Iterable[str], gpu_count: int, strategy: str = "index", kind: str = DEFAULT_KIND) -> list[str]:
-    """What `nvidia-ctk cdi list` lacks for `gpu_count` GPUs under the given device-name strategy."""
+def missing_names(
+    listed: Iterable[str], gpu_count: int, strategy: str = "index", kind: str = DEFAULT_KIND, platform: str = "nvml"
+) -> list[str]:
+    """What `nvidia-ctk cdi list` lacks for `gpu_count` GPUs under the strategy on this platform."""
     present = {line.strip() for line in listed}
-    missing = [name for name in required_names(gpu_count, strategy, kind) if name not in present]
-    if strategy == "uuid":
+    missing = [name for name in required_names(gpu_count, strategy, kind, platform) if name not in present]
+    if strategy == "uuid" and platform == "nvml":
         uuids = [n for n in present if n.startswith(f"{kind}=GPU-")]
         if len(uuids) < gpu_count:
             missing.append(f"{gpu_count - len(uuids)} of {gpu_count} {kind}=GPU-<uuid> names")
@@ -190,6 +211,7 @@ def check_host(
     gpu_count: int,
     strategy: str = "index",
     kind: str = DEFAULT_KIND,
+    platform: str = "nvml",
 ) -> list[str]:
     """All problems for a host: each spec's rules, duplicates per directory, missing names."""
     problems: list[str] = []
@@ -199,7 +221,7 @@ def check_host(
         by_dir.setdefault(os.path.dirname(source), []).append((source, spec))
     for specs in by_dir.values():
         problems.extend(duplicate_names(specs))
-    problems.extend(f"nvidia-ctk cdi list does not show {name}" for name in missing_names(listed, gpu_count, strategy, kind))
+    problems.extend(f"nvidia-ctk cdi list does not show {name}" for name in missing_names(listed, gpu_count, strategy, kind, platform))
     return problems
 
 

@@ -488,15 +488,15 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
         names = []
     host_ids = names_of_kind(names, HOST_CDI_KIND)
     if count:
-        if strategy == "index":
-            missing = [str(i) for i in range(count) if str(i) not in host_ids]
-        else:
-            missing = [] if any(_UUID_NAME.match(n) for n in host_ids) else ["<GPU-uuid>"]
+        # The same rule as the nvidia_cdi role (openshell_auto/cdi.py): what `nvidia-ctk cdi generate`
+        # writes on this platform (WSL2, seen from /dev/dxg: a single `all` device).
+        platform = "wsl" if "/dev/dxg" in devs else "nvml"
+        missing = cdi.missing_names(names, count, strategy, HOST_CDI_KIND, platform)
         if missing:
             add(
                 "error",
                 "cdi-spec",
-                f"CDI spec lacks {', '.join(f'{HOST_CDI_KIND}={i}' for i in missing)} although {count} GPU(s) were "
+                f"CDI spec lacks {', '.join(missing)} although {count} GPU(s) were "
                 f"detected; {GENERATE_HINT.format(strategy=strategy)}",
             )
         else:

@@ -129,6 +129,124 @@ def test_double_rejects_unknown_flags_and_values(ctk: Path, tmp_path: Path) -> N
     assert run(ctk, ["--version"], env).stdout.startswith("NVIDIA Container Toolkit CLI version 1.18.2")
 
 
+# --- the double's WSL2 and Jetson (csv) modes -----------------------------------------------------
+# NVIDIA/nvidia-container-toolkit v1.18.2: pkg/nvcdi/lib-wsl.go writes ONE device `all` (/dev/dxg);
+# pkg/nvcdi/lib-csv.go writes device 0 (uuid names skipped) and the merged `all`
+# (pkg/nvcdi/transform/merged-device.go); a device without edits is refused when the spec is written
+# (container-device-interface v1.1.0 pkg/cdi/device.go).
+
+
+def wsl_root(root: Path, dxg: bool = True, dxcore: bool = True) -> Path:
+    lib = root / "usr" / "lib" / "wsl" / "lib"
+    lib.mkdir(parents=True)
+    (root / "dev").mkdir()
+    if dxg:
+        (root / "dev" / "dxg").touch()
+    if dxcore:
+        (lib / "libdxcore.so").touch()
+    for name in ("libcuda.so.1.1", "libnvidia-ml.so.1", "nvidia-smi"):
+        (lib / name).touch()
+    return root
+
+
+def no_driver_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["NVIDIA_CTK_FAKE_DRIVER_VERSION_FILE"] = "/nonexistent/openshell-test-driver-version"
+    return env
+
+
+@pytest.mark.parametrize("mode", ["auto", "wsl"])
+@pytest.mark.parametrize("strategy", ["index", "uuid"])
+def test_double_wsl_mode_writes_one_device_named_all(ctk: Path, tmp_path: Path, mode: str, strategy: str) -> None:
+    root = wsl_root(tmp_path / "wsl")
+    out = tmp_path / "cdi" / "nvidia.yaml"
+    result = run(ctk, ["cdi", "generate", "--mode", mode, "--driver-root", str(root), "--output", str(out),
+                       "--device-name-strategy", strategy], no_driver_env())
+    assert result.returncode == 0, result.stderr
+    spec = yaml.safe_load(out.read_text())
+    assert cdi.validate_spec(spec, str(out)) == []
+    assert spec["devices"] == [{"name": "all", "containerEdits": {"deviceNodes": [{"path": "/dev/dxg"}]}}]
+    mounts = {m["containerPath"] for m in spec["containerEdits"]["mounts"]}
+    assert "/usr/lib/wsl/lib/libdxcore.so" in mounts
+    listed = run(ctk, ["cdi", "list", "--spec-dir", str(out.parent)], dict(os.environ)).stdout.split()
+    assert listed == ["nvidia.com/gpu=all"]
+    assert cdi.missing_names(listed, 2, strategy, platform="wsl") == []
+    assert cdi.missing_names(listed, 2, strategy) != []  # the NVML rule would refuse it
+
+
+def test_double_wsl_mode_fails_like_upstream(ctk: Path, tmp_path: Path) -> None:
+    no_dxg = run(ctk, ["cdi", "generate", "--mode", "wsl", "--driver-root", str(wsl_root(tmp_path / "a", dxg=False))],
+                 no_driver_env())
+    assert no_dxg.returncode == 1
+    assert 'failed add device "all": invalid device, empty device edits' in no_dxg.stderr
+    no_dxcore = run(ctk, ["cdi", "generate", "--mode", "wsl", "--driver-root",
+                          str(wsl_root(tmp_path / "b", dxcore=False))], no_driver_env())
+    assert no_dxcore.returncode == 1
+    assert "failed to initialize dxcore" in no_dxcore.stderr
+
+
+def jetson_root(root: Path) -> tuple[Path, Path]:
+    (root / "dev").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "etc" / "nv_tegra_release").write_text("# R36 (release), REVISION: 4.3\n")
+    (root / "dev" / "nvmap").touch()
+    (root / "usr" / "lib" / "aarch64-linux-gnu" / "tegra").mkdir(parents=True)
+    (root / "usr" / "lib" / "aarch64-linux-gnu" / "tegra" / "libcuda.so.1.1").touch()
+    csv = root / "l4t.csv"
+    csv.write_text("dev, /dev/nvmap\nlib, /usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1.1\n")
+    return root, csv
+
+
+@pytest.mark.parametrize(("strategies", "names"), [(["index"], ["0", "all"]), (["index", "uuid"], ["0", "all"]),
+                                                   (["type-index"], ["gpu0", "all"])])
+def test_double_csv_mode_writes_device_0_and_all(ctk: Path, tmp_path: Path, strategies: list[str],
+                                                 names: list[str]) -> None:
+    root, csv = jetson_root(tmp_path / "jetson")
+    out = tmp_path / "cdi" / "nvidia.json"
+    args = ["cdi", "generate", "--driver-root", str(root), "--csv.file", str(csv), "--output", str(out)]
+    result = run(ctk, args + [a for s in strategies for a in ("--device-name-strategy", s)], no_driver_env())
+    assert result.returncode == 0, result.stderr
+    assert "Auto-detected mode as 'csv'" in result.stderr  # Tegra files and no NVML
+    spec = json.loads(out.read_text())
+    assert cdi.validate_spec(spec, str(out)) == []
+    assert [d["name"] for d in spec["devices"]] == names
+    assert spec["devices"][0]["containerEdits"]["deviceNodes"] == [{"path": "/dev/nvmap"}]
+    if names[0] == "0":
+        assert cdi.missing_names([f"nvidia.com/gpu={n}" for n in names], 1, "index", platform="tegra-csv") == []
+
+
+def test_double_csv_mode_fails_like_upstream(ctk: Path, tmp_path: Path) -> None:
+    root, csv = jetson_root(tmp_path / "jetson")
+    uuid_only = run(ctk, ["cdi", "generate", "--mode", "csv", "--driver-root", str(root), "--csv.file", str(csv),
+                          "--device-name-strategy", "uuid"], no_driver_env())
+    assert uuid_only.returncode == 1 and "no names defined" in uuid_only.stderr
+    empty = run(ctk, ["cdi", "generate", "--mode", "csv", "--driver-root", str(root),
+                      "--csv.file", str(tmp_path / "missing.csv")], no_driver_env())
+    assert empty.returncode == 1 and 'failed add device "0": invalid device, empty device edits' in empty.stderr
+
+
+def test_yml_spec_files_are_not_specs(ctk: Path, tmp_path: Path) -> None:
+    """container-device-interface v1.1.0 pkg/cdi/spec-dirs.go reads .json and .yaml only; nvidia-ctk
+    (pkg/nvcdi/spec/spec.go normalizePath) turns an --output of nvidia.yml into nvidia.yml.yaml."""
+    env = make_host(tmp_path / "host", 1)
+    spec_dir = tmp_path / "cdi"
+    out = run(ctk, ["cdi", "generate", "--dev-root", str(tmp_path / "host"), "--output", str(spec_dir / "nvidia.yml"),
+                    "--device-name-strategy", "index"], env)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in spec_dir.iterdir()) == ["nvidia.yml.yaml"]
+    (spec_dir / "nvidia.yml.yaml").rename(spec_dir / "other.yml")
+    assert run(ctk, ["cdi", "list", "--spec-dir", str(spec_dir)], env).stdout.split() == []
+    assert cdi.SPEC_SUFFIXES == (".yaml", ".json")
+
+
+def test_required_names_per_platform() -> None:
+    assert cdi.required_names(2) == ["nvidia.com/gpu=0", "nvidia.com/gpu=1", "nvidia.com/gpu=all"]
+    assert cdi.required_names(2, platform="wsl") == ["nvidia.com/gpu=all"]
+    assert cdi.required_names(1, platform="tegra-csv") == ["nvidia.com/gpu=0", "nvidia.com/gpu=all"]
+    with pytest.raises(ValueError, match="platform 'bogus'"):
+        cdi.required_names(1, platform="bogus")
+
+
 # --- rules: accepted values -----------------------------------------------------------------------
 
 
@@ -280,6 +398,16 @@ def test_role_filter_reports_missing_names_duplicates_and_broken_files() -> None
     assert any("/etc/cdi/c.yaml: not valid YAML/JSON" in p for p in problems)
     assert any("nvidia.com/gpu=0 is defined in 2 specs of /etc/cdi" in p for p in problems)
     assert "nvidia-ctk cdi list does not show nvidia.com/gpu=1" in problems
+
+
+def test_role_filter_takes_the_platform() -> None:
+    """On WSL2 `all` is the only name nvidia-ctk writes; the filter must not ask for 0..N-1 there."""
+    text = yaml.safe_dump({"cdiVersion": "0.5.0", "kind": "nvidia.com/gpu",
+                           "devices": [{"name": "all", "containerEdits": {"deviceNodes": [{"path": "/dev/dxg"}]}}]})
+    filt = load_filter()
+    assert filt([slurped("/var/run/cdi/nvidia.yaml", text)], ["nvidia.com/gpu=all"], 2, "index", "wsl") == []
+    assert "nvidia-ctk cdi list does not show nvidia.com/gpu=0" in filt(
+        [slurped("/var/run/cdi/nvidia.yaml", text)], ["nvidia.com/gpu=all"], 2, "index")
 
 
 # --- command line ----------------------------------------------------------------------------------

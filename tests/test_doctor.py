@@ -48,6 +48,21 @@ def test_cdi_spec_lacks_a_gpu(healthy: dict[str, Any]) -> None:
     assert "systemctl restart nvidia-cdi-refresh.service" in f.message
 
 
+def test_wsl2_host_needs_only_the_all_device(healthy: dict[str, Any]) -> None:
+    """WSL2 (/dev/dxg, GPUs from nvidia-smi): `nvidia-ctk cdi generate` writes only nvidia.com/gpu=all
+    there (nvidia-container-toolkit v1.18.2 pkg/nvcdi/lib-wsl.go); the doctor asks for no index names."""
+    host = healthy["server1"]
+    assert doctor.gpu_count(host) == 2
+    host["dev_nodes"] = ["/dev/dxg"]
+    cmd = host["commands"]["cdi_list"]
+    cmd["stdout"] = "\n".join(line for line in cmd["stdout"].splitlines() if not line.startswith("nvidia.com/gpu="))
+    cmd["stdout"] += "\nnvidia.com/gpu=all"
+    assert not [f for f in doctor.findings(healthy) if f.check == "cdi-spec" and f.host == "server1" and f.severity == "error"]
+    host["dev_nodes"] = []  # the same names on a plain (NVML) host lack 0 and 1
+    f = _one(doctor.findings(healthy), "cdi-spec")
+    assert f.message.startswith("CDI spec lacks nvidia.com/gpu=0, nvidia.com/gpu=1 although 2 GPU(s)")
+
+
 def test_uuid_names_with_index_plugin(healthy: dict[str, Any]) -> None:
     cmd = healthy["server1"]["commands"]["cdi_list"]
     cmd["stdout"] = (

@@ -16,7 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ANSIBLE_PLAYBOOK, ansible_env
+import yaml
+
+from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,6 +50,7 @@ def _run(tmp_path: Path, host: Path) -> subprocess.CompletedProcess[str]:
         f"      nvidia_container_toolkit_wsl_device: {host}/dev/dxg\n"
         f"      nvidia_container_toolkit_wsl_nvidia_smi: {host}/usr/lib/wsl/lib/nvidia-smi\n"
         f"      nvidia_container_toolkit_tegra_release_file: {host}/etc/nv_tegra_release\n"
+        f"      openshell_driver_root: {host}\n"
     )
     playbook = tmp_path / "preflight.yml"
     playbook.write_text(PLAYBOOK)
@@ -81,7 +84,9 @@ def test_wsl2_is_detected_from_dxg_and_the_wsl_nvidia_smi(tmp_path: Path) -> Non
 
 
 def test_jetson_is_detected_from_the_tegra_release_file(tmp_path: Path) -> None:
-    host = _layout(tmp_path / "jetson")
+    """A Jetson whose driver ships NVML (without it the host is refused, see below)."""
+    host = _layout(tmp_path / "jetson", "usr/lib/aarch64-linux-gnu")
+    (host / "usr" / "lib" / "aarch64-linux-gnu" / "libnvidia-ml.so.1").write_text("")
     (host / "etc" / "nv_tegra_release").write_text(
         "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n")
     assert _facts(_run(tmp_path, host)) == {"platform": "tegra-csv", "driver": "36.4.3", "gpus": "1"}
@@ -105,3 +110,122 @@ def test_plain_host_uses_the_proc_driver_version_and_device_nodes(tmp_path: Path
         (host / "dev" / f"nvidia{i}").write_text("")
     (host / "dev" / "nvidiactl").write_text("")
     assert _facts(_run(tmp_path, host)) == {"platform": "nvml", "driver": "570.133.20", "gpus": "3"}
+
+
+# --- the toolkit and CDI roles end to end on these layouts -----------------------------------------
+# The binary check (nvidia_container_toolkit, tasks_from binaries.yml), then role nvidia_cdi (which
+# runs the preflight above first) with the nvidia-ctk test double (tests/doubles/nvidia-toolkit) as
+# nvidia_cdi_ctk: it generates the spec with --driver-root/--dev-root at the fake host, lists it
+# (nvidia-ctk cdi list --spec-dir) and checks the names against what each mode really writes
+# (NVIDIA/nvidia-container-toolkit v1.18.2 pkg/nvcdi/lib-wsl.go: one device `all`; lib-csv.go:
+# device 0 and `all`). The package install itself (apt/dnf) runs only in the Molecule scenario.
+
+DOUBLES = REPO / "tests" / "doubles" / "nvidia-toolkit"
+ROLES_PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Toolkit binaries
+      ansible.builtin.include_role:
+        name: nvidia_container_toolkit
+        tasks_from: binaries.yml
+      vars:
+        __nvidia_container_toolkit_installed: 1.18.2-1
+    - name: CDI
+      ansible.builtin.include_role:
+        name: nvidia_cdi
+"""
+
+
+def _run_roles(tmp_path: Path, host: Path, *extra_vars: str, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name in ("nvidia-ctk", "nvidia-cdi-hook", "nvidia-container-runtime"):
+        path = bin_dir / name
+        path.write_text((DOUBLES / name).read_text().replace("@VERSION@", "1.18.2"))
+        path.chmod(0o755)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
+        "  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n      openshell_gpu: true\n"
+        f"      nvidia_container_toolkit_driver_version_file: {host}/proc/driver/nvidia/version\n"
+        f"      nvidia_container_toolkit_device_glob: {host}/dev/nvidia[0-9]*\n"
+        f"      nvidia_container_toolkit_nvidia_smi: {host}/usr/bin/nvidia-smi\n"
+        f"      nvidia_container_toolkit_wsl_device: {host}/dev/dxg\n"
+        f"      nvidia_container_toolkit_wsl_nvidia_smi: {host}/usr/lib/wsl/lib/nvidia-smi\n"
+        f"      nvidia_container_toolkit_tegra_release_file: {host}/etc/nv_tegra_release\n"
+        f"      nvidia_container_toolkit_bin_dir: {bin_dir}\n"
+        f"      openshell_driver_root: {host}\n"
+        f"      nvidia_cdi_ctk: {bin_dir}/nvidia-ctk\n"
+        f"      nvidia_cdi_output: {host}/var/run/cdi/nvidia.yaml\n"
+        f"      nvidia_cdi_state_file: {host}/var/lib/openshell-auto/nvidia-cdi.state\n"
+        f"      nvidia_cdi_refresh_env_file: {host}/etc/nvidia-container-toolkit/nvidia-cdi-refresh.env\n"
+        f"      nvidia_cdi_spec_dirs: [{host}/etc/cdi, {host}/var/run/cdi]\n"
+        + "".join(f"      {line}\n" for line in extra_vars)
+    )
+    playbook = tmp_path / "roles.yml"
+    playbook.write_text(ROLES_PLAYBOOK)
+    # No runc/crun for the runtime double (its config's candidate list names none that exist).
+    config = tmp_path / "runtime-config.toml"
+    config.write_text('[nvidia-container-runtime]\nruntimes = ["openshell-test-absent-runc"]\n')
+    run_env = ansible_env(**ROLE_TEST_ENV, NVIDIA_CTK_CONFIG_FILE_PATH=str(config), **(env or {}))
+    run_env.pop("NVIDIA_CTK_FAKE_DRIVER_VERSION_FILE", None)
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
+                          env=run_env, timeout=300, check=False)
+
+
+def _wsl_host(root: Path, gpus: int = 2) -> Path:
+    host = _layout(root)
+    (host / "dev" / "dxg").write_text("")
+    lib = host / "usr" / "lib" / "wsl" / "lib"
+    for name in ("libdxcore.so", "libcuda.so.1.1", "libnvidia-ml.so.1"):
+        (lib / name).write_text("")
+    smi = lib / "nvidia-smi"
+    rows = "".join(f"566.36, {i}\\n" for i in range(gpus))
+    smi.write_text(f'#!/bin/sh\n[ "$1 $2" = "--query-gpu=driver_version,index --format=csv,noheader" ] || exit 2\n'
+                   f'printf "{rows}"\n')
+    smi.chmod(0o755)
+    return host
+
+
+def test_wsl2_host_gets_the_single_all_device_and_passes_the_cdi_check(tmp_path: Path) -> None:
+    host = _wsl_host(tmp_path / "wsl")
+    run = _run_roles(tmp_path, host)
+    assert run.returncode == 0, run.stdout + run.stderr
+    spec = yaml.safe_load((host / "var" / "run" / "cdi" / "nvidia.yaml").read_text())
+    assert [d["name"] for d in spec["devices"]] == ["all"]
+    assert spec["devices"][0]["containerEdits"]["deviceNodes"] == [{"path": "/dev/dxg"}]
+    assert "on platform wsl" in run.stdout
+    env = (host / "etc" / "nvidia-container-toolkit" / "nvidia-cdi-refresh.env").read_text()
+    assert "NVIDIA_CTK_CDI_GENERATE_MODE=auto" in env
+
+
+def test_jetson_with_csv_mode_gets_device_0_and_all(tmp_path: Path) -> None:
+    """A Jetson whose driver has NVML (so the device plugin accepts CDI mode) and CSV mount specs."""
+    host = _layout(tmp_path / "jetson", "usr/lib/aarch64-linux-gnu/tegra", "etc/nvidia-container-runtime/csv")
+    (host / "etc" / "nv_tegra_release").write_text(
+        "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n")
+    (host / "usr" / "lib" / "aarch64-linux-gnu" / "libnvidia-ml.so.1").write_text("")
+    (host / "usr" / "lib" / "aarch64-linux-gnu" / "tegra" / "libcuda.so.1.1").write_text("")
+    for node in ("nvhost-ctrl", "nvmap"):
+        (host / "dev" / node).write_text("")
+    csv = host / "etc" / "nvidia-container-runtime" / "csv" / "l4t.csv"
+    csv.write_text("dev, /dev/nvhost-ctrl\ndev, /dev/nvmap\nlib, /usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1.1\n")
+    run = _run_roles(tmp_path, host, "nvidia_cdi_mode: csv", env={"NVIDIA_CTK_CDI_GENERATE_CSV_FILES": str(csv)})
+    assert run.returncode == 0, run.stdout + run.stderr
+    spec = yaml.safe_load((host / "var" / "run" / "cdi" / "nvidia.yaml").read_text())
+    assert [d["name"] for d in spec["devices"]] == ["0", "all"]
+    assert {n["path"] for n in spec["devices"][0]["containerEdits"]["deviceNodes"]} == {"/dev/nvhost-ctrl", "/dev/nvmap"}
+    assert "on platform tegra-csv" in run.stdout
+
+
+def test_jetson_without_nvml_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    host = _layout(tmp_path / "jetson")
+    (host / "etc" / "nv_tegra_release").write_text("# R36 (release), REVISION: 4.3, GCID: 38968081\n")
+    run = _run_roles(tmp_path, host)
+    assert run.returncode != 0
+    assert "this GPU host is a Jetson" in run.stdout
+    assert "only supported on NVML-based systems" in run.stdout
+    assert not (host / "var").exists() and not (host / "etc" / "nvidia-container-toolkit").exists()

@@ -41,6 +41,7 @@ HOSTS = ("server1", "gpu1", "gpu2")  # server1: the first server; gpu1, gpu2: ag
 PREFLIGHT_PLAY = "PLAY [Check the air-gap inputs on the controller (before any host is changed)]"
 CLASSIFY_PLAY = "PLAY [Classify hosts by cluster role]"
 ARCH_PLAY = "PLAY [Read the hosts' CPU architecture (names the k3s binary's line in k3s_checksum_src)]"
+JETSON_PLAY = "PLAY [Read which GPU hosts are Jetsons without NVML]"
 TOOLKIT_PLAY = "PLAY [NVIDIA container toolkit and CDI specs on GPU hosts]"
 
 
@@ -169,7 +170,7 @@ def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: 
     on to gpu-hosts.yml (which the safety net then stops at its driver check, before cluster.yml)."""
     result = run(tmp_path, SITE, **airgap.extra_vars())
     out = result.stdout
-    assert plays(result)[:4] == [CLASSIFY_PLAY, ARCH_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], plays(result)
+    assert plays(result)[:5] == [CLASSIFY_PLAY, ARCH_PLAY, JETSON_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], plays(result)
     preflight = out.split(PREFLIGHT_PLAY)[1].split(TOOLKIT_PLAY)[0]
     assert "fatal:" not in preflight and "WARNING:" not in preflight, preflight
     images = section(preflight, "TASK [k3s : Checksum the images archives on the controller]")
@@ -493,3 +494,36 @@ def test_a_checksum_file_nothing_reads_is_not_required(tmp_path: Path, airgap: A
     assert result.returncode == 0, result.stdout + result.stderr
     looked = section(result.stdout, "TASK [k3s : Look for the air-gap files on the controller]")
     assert "gone.txt" not in looked and f"(item={airgap.dir / IMAGES})" in looked, looked
+
+
+# --------------------------------------------------------------------------- Jetson without NVML
+def jetson_vars(tmp_path: Path, nvml: bool) -> dict[str, str]:
+    """gpu2 laid out as a Jetson (L4T release file) under its own driver root, with or without
+    NVML where the device plugin looks for it (k8s-device-plugin v0.19.1, cmd/nvidia-device-plugin/root.go)."""
+    root = tmp_path / "jetson-root"
+    (root / "etc").mkdir(parents=True)
+    release = root / "etc" / "nv_tegra_release"
+    release.write_text("# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64\n")
+    if nvml:
+        (root / "usr" / "lib" / "aarch64-linux-gnu").mkdir(parents=True)
+        (root / "usr" / "lib" / "aarch64-linux-gnu" / "libnvidia-ml.so.1").write_text("")
+    return {"nvidia_container_toolkit_tegra_release_file": str(release), "openshell_driver_root": str(root)}
+
+
+def test_a_jetson_without_nvml_stops_site_before_any_host_is_changed(tmp_path: Path) -> None:
+    result = run(tmp_path, SITE, host_vars={"gpu2": jetson_vars(tmp_path, nvml=False)})
+    assert_stopped_in_preflight(tmp_path, result, {"gpu2"})
+    out = result.stdout
+    assert "gpu2: this GPU host is a Jetson" in out
+    assert "CDI --device-list-strategy options are only supported on NVML-based systems" in out
+    assert "NVIDIA/k8s-device-plugin v0.19.1, cmd/nvidia-device-plugin/main.go" in out
+    assert "Nothing was changed. Fix: take the host out of the GPU hosts" in out
+
+
+def test_a_jetson_with_nvml_or_without_the_plugin_is_not_refused(tmp_path: Path) -> None:
+    with_nvml = run(tmp_path / "a", PREFLIGHT, host_vars={"gpu2": jetson_vars(tmp_path / "a", nvml=True)})
+    assert with_nvml.returncode == 0, with_nvml.stdout + with_nvml.stderr
+    no_plugin = run(tmp_path / "b", PREFLIGHT, host_vars={"gpu2": jetson_vars(tmp_path / "b", nvml=False)},
+                    nvidia_device_plugin_enabled=False)  # type: ignore[arg-type]
+    assert no_plugin.returncode == 0, no_plugin.stdout + no_plugin.stderr
+    assert "this GPU host is a Jetson" not in with_nvml.stdout + no_plugin.stdout

@@ -85,7 +85,14 @@ def test_binaries_run(name: str) -> None:
     upstream = GPU_HOSTS[name][1].rsplit("-", 1)[0]
     assert host.run("nvidia-ctk --version").stdout.startswith(f"NVIDIA Container Toolkit CLI version {upstream}")
     assert host.run("nvidia-cdi-hook --version").rc == 0
-    assert host.run("nvidia-container-runtime --version").rc == 0
+    # A fresh GPU host has neither runc nor crun (nor do these test hosts): the runtime prints its
+    # version, then exits 1 looking for one (toolkit v1.18.2, internal/oci/runtime_low_level.go),
+    # which the role accepts.
+    assert host.run("command -v runc || command -v crun").rc != 0
+    runtime = host.run("nvidia-container-runtime --version")
+    assert runtime.rc == 1
+    assert runtime.stdout.startswith(f"NVIDIA Container Runtime version {upstream}\n")
+    assert "no runtime binary found from candidate list: [runc crun]" in runtime.stderr
 
 
 @pytest.mark.parametrize("name", sorted(GPU_HOSTS))
@@ -124,12 +131,50 @@ def test_refresh_env_matches_role_options(name: str) -> None:
     assert host.service("nvidia-cdi-refresh.service").is_enabled
 
 
+@pytest.mark.parametrize("name", sorted(GPU_HOSTS))
+def test_refresh_units_installed_like_the_real_package(name: str) -> None:
+    """Units in /etc/systemd/system, conffiles, what the .path unit watches and the .service's
+    conditions: as NVIDIA/nvidia-container-toolkit v1.18.2 packaging/debian/*.install and
+    deployments/systemd/nvidia-cdi-refresh.{path,service}."""
+    host = get(name)
+    listed = host.run(f"dpkg -L {BASE}").stdout.split()
+    assert "/etc/systemd/system/nvidia-cdi-refresh.path" in listed
+    assert "/etc/systemd/system/nvidia-cdi-refresh.service" in listed
+    assert not [p for p in listed if p.startswith(("/lib/systemd/", "/usr/lib/systemd/"))]
+    conffiles = host.run(f"dpkg-query -W -f='${{Conffiles}}' {BASE}").stdout
+    assert "/etc/nvidia-container-toolkit/nvidia-cdi-refresh.env" in conffiles
+    path_unit = host.run("systemctl cat nvidia-cdi-refresh.path").stdout
+    assert "# /etc/systemd/system/nvidia-cdi-refresh.path" in path_unit
+    watched = [line.split("=", 1)[1] for line in path_unit.splitlines() if line.startswith("PathChanged=")]
+    assert watched == ["/lib/modules/%v/modules.dep", "/lib/modules/%v/modules.dep.bin", "/usr/bin/nvidia-ctk"]
+    unit = host.run("systemctl cat nvidia-cdi-refresh.service").stdout
+    assert "ExecCondition=/usr/bin/grep -qE '/(nvidia|nvidia-current)\\\\.ko' /lib/modules/%v/modules.dep" in unit
+    # The package's config.toml comes from its postinst (nvidia-ctk config --in-place).
+    assert "/etc/nvidia-container-runtime/config.toml" not in listed
+    assert 'runtimes = ["runc", "crun"]' in host.file("/etc/nvidia-container-runtime/config.toml").content_string
+
+
+DROP_IN = "/run/systemd/system/nvidia-cdi-refresh.service.d/openshell-test.conf"
+
+
 def test_refresh_service_regenerates_the_same_spec() -> None:
-    """The env file really drives the refresh service: delete the spec, run the unit, same spec."""
+    """The env file really drives the refresh service: delete the spec, run the unit, same spec.
+    The test hosts have no nvidia-smi, so the unit's ConditionPathExists=|/usr/bin/nvidia-smi
+    skips it (as upstream would): first that, then with a runtime drop-in that replaces the
+    nvidia-smi conditions by the test driver file (the ExecCondition on nvidia.ko still applies)."""
     host = get("toolkit-gpu2")
     before = host.file(SPEC).content_string
     assert host.run(f"rm {SPEC} && systemctl start nvidia-cdi-refresh.service").rc == 0
-    assert host.file(SPEC).content_string == before
+    assert not host.file(SPEC).exists  # skipped: no nvidia-smi
+    assert "ConditionResult=no" in host.run("systemctl show -p ConditionResult nvidia-cdi-refresh.service").stdout
+    try:
+        assert host.run(f"mkdir -p {DROP_IN.rsplit('/', 1)[0]} && printf '[Unit]\\nConditionPathExists=\\n"
+                        f"ConditionPathExists=/usr/bin/nvidia-ctk\\n"
+                        f"ConditionPathExists=/etc/openshell-test/nvidia-driver-version\\n' > {DROP_IN} "
+                        "&& systemctl daemon-reload && systemctl start nvidia-cdi-refresh.service").rc == 0
+        assert host.file(SPEC).content_string == before
+    finally:
+        host.run(f"rm -f {DROP_IN} && systemctl daemon-reload")
 
 
 def test_non_gpu_host_untouched() -> None:
@@ -262,3 +307,15 @@ def test_legacy_packages_refused_by_default(runs: dict[str, Run]) -> None:
     for package in LEGACY:
         assert installed_version(host, package) == "1.18.1-1"
     assert installed_version(host, BASE) == "1.18.1-1"
+
+
+def test_refresh_disabled_undoes_what_the_postinst_enabled() -> None:
+    """The package's postinst runs `systemctl enable --now` on both units; with
+    nvidia_cdi_refresh_enabled=false the role disables them and stops the .path unit. Runs last
+    (the module's other tests expect them enabled)."""
+    run = Run(_playbook(["--limit", "toolkit-gpu1", "-e", "nvidia_cdi_refresh_enabled=false"]))
+    assert run.rc == 0, run.failures("toolkit-gpu1")
+    host = get("toolkit-gpu1")
+    assert not host.service("nvidia-cdi-refresh.path").is_enabled
+    assert not host.service("nvidia-cdi-refresh.path").is_running
+    assert not host.service("nvidia-cdi-refresh.service").is_enabled

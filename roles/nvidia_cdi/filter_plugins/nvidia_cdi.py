@@ -37,8 +37,13 @@ def _cdi_module() -> ModuleType:
     )
 
 
-def nvidia_cdi_problems(slurped: list[dict[str, Any]], listed: list[str], gpu_count: int, strategy: str) -> list[str]:
-    """Problems for one host from slurp results of its spec files and `nvidia-ctk cdi list` output."""
+def nvidia_cdi_problems(
+    slurped: list[dict[str, Any]], listed: list[str], gpu_count: int, strategy: str, platform: str = "nvml"
+) -> list[str]:
+    """Problems for one host from slurp results of its spec files and `nvidia-ctk cdi list` output.
+
+    platform: nvidia_container_toolkit_platform (nvml, wsl, tegra-csv); it decides which names
+    `nvidia-ctk cdi generate` writes there (openshell_auto.cdi.required_names)."""
     cdi = _cdi_module()
     specs: list[tuple[str, Any]] = []
     problems: list[str] = []
@@ -49,7 +54,9 @@ def nvidia_cdi_problems(slurped: list[dict[str, Any]], listed: list[str], gpu_co
         except Exception as exc:  # a broken file is a finding, not a crash
             problems.append(f"{source}: not valid YAML/JSON ({exc}); delete or regenerate it")
     names = [line.strip() for line in listed if "=" in line and "/" in line.split("=", 1)[0]]
-    return problems + cdi.check_host(specs, names, int(gpu_count), strategy)
+    if platform not in cdi.PLATFORMS:
+        raise AnsibleFilterError(f"nvidia_cdi_problems: platform {platform!r} is not one of {', '.join(cdi.PLATFORMS)}")
+    return problems + cdi.check_host(specs, names, int(gpu_count), strategy, platform=platform)
 
 
 class FilterModule:

@@ -1,0 +1,111 @@
+"""The nvidia_container_toolkit role's binary check (tasks_from binaries.yml) against the toolkit
+test doubles on the local connection.
+
+nvidia-container-runtime --version (NVIDIA/nvidia-container-toolkit v1.18.2,
+internal/runtime/runtime.go) prints its version, then needs a low-level runtime (runc or crun,
+internal/config/config.go; looked up by internal/oci/runtime_low_level.go) and exits 1 without one,
+as on a fresh GPU host without Docker or containerd. The runtime reads its candidate list from the
+file named by NVIDIA_CTK_CONFIG_FILE_PATH (internal/config/config.go), which is how these tests give
+it a host "without runc" although this machine has one in /usr/bin.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+
+REPO = Path(__file__).resolve().parent.parent
+DOUBLES = REPO / "tests" / "doubles" / "nvidia-toolkit"
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check the binaries
+      ansible.builtin.include_role:
+        name: nvidia_container_toolkit
+        tasks_from: binaries.yml
+    - name: Show what ran
+      ansible.builtin.debug:
+        msg: "RAN {{ __nvidia_container_toolkit_binaries.stdout_lines | join(' // ') }}"
+"""
+
+
+def _bin_dir(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("nvidia-ctk", "nvidia-cdi-hook", "nvidia-container-runtime"):
+        path = bin_dir / name
+        path.write_text((DOUBLES / name).read_text().replace("@VERSION@", "1.18.2"))
+        path.chmod(0o755)
+    return bin_dir
+
+
+def _config(tmp_path: Path, runtimes: list[str] | None, text: str | None = None) -> Path:
+    path = tmp_path / "config.toml"
+    if text is None:
+        text = "[nvidia-container-runtime]\n" + (f"runtimes = {json.dumps(runtimes)}\n" if runtimes else "")
+    path.write_text(text)
+    return path
+
+
+def _run(tmp_path: Path, bin_dir: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
+        "  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n"
+        f"      nvidia_container_toolkit_bin_dir: {bin_dir}\n"
+        "      __nvidia_container_toolkit_installed: 1.18.2-1\n")
+    playbook = tmp_path / "binaries.yml"
+    playbook.write_text(PLAYBOOK)
+    env = ansible_env(**ROLE_TEST_ENV, NVIDIA_CTK_CONFIG_FILE_PATH=str(config))
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True,
+                          text=True, env=env, timeout=180, check=False)
+
+
+def test_double_fails_like_upstream_without_a_low_level_runtime(tmp_path: Path) -> None:
+    bin_dir = _bin_dir(tmp_path)
+    config = _config(tmp_path, ["openshell-test-absent-runc", "openshell-test-absent-crun"])
+    run = subprocess.run([str(bin_dir / "nvidia-container-runtime"), "--version"], capture_output=True, text=True,
+                         env={"PATH": "/nonexistent", "NVIDIA_CTK_CONFIG_FILE_PATH": str(config)}, timeout=30)
+    assert run.returncode == 1
+    assert run.stdout.splitlines()[0] == "NVIDIA Container Runtime version 1.18.2"
+    assert run.stderr.rstrip().endswith(
+        'level=error msg="failed to create NVIDIA Container Runtime: error constructing low-level runtime: '
+        'error locating runtime: no runtime binary found from candidate list: '
+        '[openshell-test-absent-runc openshell-test-absent-crun]"')
+
+
+def test_role_accepts_the_runtime_on_a_host_without_runc_or_crun(tmp_path: Path) -> None:
+    run = _run(tmp_path, _bin_dir(tmp_path), _config(tmp_path, ["openshell-test-absent-runc"]))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "nvidia-container-runtime 1 NVIDIA Container Runtime version 1.18.2 ;; " in run.stdout
+
+
+@pytest.mark.skipif(not Path("/usr/bin/runc").exists(), reason="needs /usr/bin/runc on this machine")
+def test_role_accepts_the_runtime_with_runc(tmp_path: Path) -> None:
+    """With runc found the runtime execs `runc --version` after its own lines and exits 0."""
+    run = _run(tmp_path, _bin_dir(tmp_path), _config(tmp_path, ["/usr/bin/runc"]))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "nvidia-container-runtime 0 NVIDIA Container Runtime version 1.18.2" in run.stdout
+
+
+def test_role_still_refuses_a_runtime_whose_config_does_not_load(tmp_path: Path) -> None:
+    run = _run(tmp_path, _bin_dir(tmp_path), _config(tmp_path, None, text="[nvidia-container-runtime\nbroken"))
+    assert run.returncode != 0
+    assert "these do not run with --version" in run.stdout and "error loading config" in run.stdout
+
+
+def test_role_still_refuses_a_runtime_binary_that_does_not_run(tmp_path: Path) -> None:
+    bin_dir = _bin_dir(tmp_path)
+    (bin_dir / "nvidia-container-runtime").write_bytes(b"\x7fELF\x02\x01\x01truncated")
+    run = _run(tmp_path, bin_dir, _config(tmp_path, ["openshell-test-absent-runc"]))
+    assert run.returncode != 0
+    assert "these do not run with --version" in run.stdout and "nvidia-container-runtime" in run.stdout
