@@ -4,7 +4,7 @@ scheduling and CDI injection of pods, it runs no containers).
 
 Valid in both verify states of the scenario: after converge/idempotence and after side_effect
 (reset + re-provision + sandboxes.yml again). OPENSHELL_MN_KEEP=DIR keeps the CLI outputs
-(DIR/<n>-verify, DIR/<n>-doctor) for the README examples."""
+(DIR/<n>-verify, DIR/<n>-doctor) for the sample output in docs/examples.md."""
 
 from __future__ import annotations
 
