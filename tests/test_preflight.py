@@ -35,7 +35,7 @@ IMAGES = "k3s-airgap-images-amd64.tar"
 CHART = "nvidia-device-plugin-0.19.1.tgz"
 PLUGIN_IMAGE = "k8s-device-plugin-v0.19.1.tar"
 # Release asset names of the binary for each architecture (the role picks one from the host's facts).
-ASSETS = ("k3s", "k3s-arm64", "k3s-arm")
+ASSETS = ("k3s", "k3s-arm64", "k3s-armhf")
 HOSTS = ("server1", "gpu1", "gpu2")  # server1: the first server; gpu1, gpu2: agents; all GPU hosts
 
 PREFLIGHT_PLAY = "PLAY [Check the air-gap inputs on the controller (before any host is changed)]"
