@@ -493,3 +493,16 @@ def test_a_checksum_file_nothing_reads_is_not_required(tmp_path: Path, airgap: A
     assert result.returncode == 0, result.stdout + result.stderr
     looked = section(result.stdout, "TASK [k3s : Look for the air-gap files on the controller]")
     assert "gone.txt" not in looked and f"(item={airgap.dir / IMAGES})" in looked, looked
+
+
+@pytest.mark.parametrize("args", [(), ("--check", "--tags", "nvidia_cdi")])
+def test_a_k3s_release_too_old_for_cdi_stops_site_before_any_host_is_changed(tmp_path: Path,
+                                                                              args: tuple[str, ...]) -> None:
+    """k3s before v1.29.0+k3s1 (Kubernetes 1.28: DevicePluginCDIDevices off) is refused by name for
+    plain ansible-playbook users too, before gpu-hosts.yml touches any host (check mode, --tags)."""
+    result = run(tmp_path, SITE, *args, k3s_version="v1.28.15+k3s1")
+    for host in HOSTS:
+        assert (f"{host}: field k3s_version: 'v1.28.15+k3s1' is older than v1.29.0+k3s1, the first k3s whose "
+                "kubelet passes CDI device names") in result.stdout, result.stdout
+    assert "set k3s_version to v1.29.0+k3s1 or later" in result.stdout
+    assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
