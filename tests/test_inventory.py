@@ -85,7 +85,8 @@ def test_example_inventory_classified() -> None:
     assert classified.gpu_hosts == ["gpu1", "gpu2"]
     assert classified.first_server == "server1"
     assert classified.vars["gpu1"]["ansible_host"] == "192.0.2.21"
-    assert classified.vars["gpu1"]["ansible_user"] == "root"  # from all.vars
+    assert classified.vars["gpu1"]["ansible_user"] == "ubuntu"  # from all.vars: a sudo login, not root
+    assert classified.vars["gpu1"]["ansible_become"] is True
 
 
 def test_molecule_shaped_inventory_is_accepted() -> None:

@@ -105,7 +105,9 @@ def write_inventory(tmp_path: Path, host_vars: dict[str, dict[str, str]] | None 
     host_vars = host_vars or {}
     groups = {"openshell_servers": ["server1"], "openshell_agents": ["gpu1", "gpu2"]}
     inventory = {"all": {
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True},
+        # The plays' become (sudo) turned off as an inventory may: the local user runs them here.
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
+                 "ansible_become": False},
         "children": {group: {"hosts": {host: {**host_dirs(tmp_path, host), **host_vars.get(host, {})}
                                        for host in hosts}}
                      for group, hosts in groups.items()}}}
