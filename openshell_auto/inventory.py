@@ -26,6 +26,7 @@ import yaml
 from openshell_auto.errors import InputError
 from openshell_auto.hostile import checksum_problem
 from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, range_size, read_text
+from openshell_auto.k3s_release import k3s_version_problem
 from openshell_auto.specs import Specs, load_specs
 
 GROUP_KEYS = ("hosts", "children", "vars")
@@ -533,8 +534,6 @@ SHA256_CHECKSUMS = ("k3s_images_checksum", "nvidia_device_plugin_chart_checksum"
                     "nvidia_device_plugin_image_checksum")
 # Passed to ansible.builtin.get_url `checksum:` as is: "<algorithm>:<hex digest>" or "<algorithm>:<url>".
 GET_URL_CHECKSUMS = ("nvidia_container_toolkit_gpg_key_checksum",)
-_GET_URL_CHECKSUM = re.compile(r"^[a-z0-9]+:.+$")
-_K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$")
 
 
 def _format_problems(name: str, value: Any) -> list[str]:
@@ -547,8 +546,8 @@ def _format_problems(name: str, value: Any) -> list[str]:
         return [f"'{value[:80]}' is not a get_url checksum ({problem}); use \"<algorithm>:<hex digest>\" e.g. "
                 "sha256:<64 hex digits> or sha512:<128 hex digits>, as ansible.builtin.get_url takes, or leave it "
                 "empty"]
-    if name == "k3s_version" and not _K3S_VERSION.fullmatch(value):
-        return [f"'{value}' is not a k3s release name; set it like v1.35.2+k3s1 (the release tag on GitHub)"]
+    if name == "k3s_version" and (problem := k3s_version_problem(value)):
+        return [problem]
     return []
 
 

@@ -21,7 +21,8 @@ NODES = ROOT / "tests" / "data" / "nodes"
 def _run(tmp: Path, command: str, nodes: str, *args: str) -> subprocess.CompletedProcess[str]:
     inv = tmp / "hosts.yml"
     inv.write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"srv1": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True}}}}}}))
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
+        "ansible_become": False}}}}}}))  # the plays' become turned off as an inventory may (no sudo here)
     kubectl = [sys.executable, str(DOUBLE), "--nodes", str(NODES / nodes), "--state", str(tmp / "state")]
     extra = json.dumps({"openshell_doctor_kubectl": kubectl, "openshell_verify_kubectl": kubectl,
                         "openshell_verify_smoke_timeout": 10})

@@ -34,6 +34,8 @@ BAD = {
     "bad-gpg-key-checksum.yml": [":4:", "group all", "field nvidia_container_toolkit_gpg_key_checksum",
                                  "'0123456789abcdef'", "\"<algorithm>:<hex digest>\"", "ansible.builtin.get_url"],
     "bad-k3s-version.yml": [":7:", "host server1", "field k3s_version", "'1.35.2'", "like v1.35.2+k3s1"],
+    "old-k3s-version.yml": [":4:", "group all", "field k3s_version", "'v1.28.15+k3s1' is older than v1.29.0+k3s1",
+                            "DevicePluginCDIDevices", "set k3s_version to v1.29.0+k3s1 or later"],
     "typo-variable.yml": ["host gpu1", "field openshell_gpuu", "unknown variable", "did you mean `openshell_gpu`"],
     "typo-group.yml": ["host server1", "looks like a typo of `openshell_servers`"],
     "renamed-group-missing.yml": ["host server1", "openshell_server_group is `k3s_masters`", "add it to k3s_masters"],
@@ -83,7 +85,8 @@ def test_example_inventory_classified() -> None:
     assert classified.gpu_hosts == ["gpu1", "gpu2"]
     assert classified.first_server == "server1"
     assert classified.vars["gpu1"]["ansible_host"] == "192.0.2.21"
-    assert classified.vars["gpu1"]["ansible_user"] == "root"  # from all.vars
+    assert classified.vars["gpu1"]["ansible_user"] == "ubuntu"  # from all.vars: a sudo login, not root
+    assert classified.vars["gpu1"]["ansible_become"] is True
 
 
 def test_molecule_shaped_inventory_is_accepted() -> None:
@@ -224,3 +227,22 @@ def test_archive_checksums_must_be_sha256(write_inventory: Callable[..., Path], 
         load_inventory(path)
     assert len(info.value.messages) == 1
     assert f"field {name}: 'sha512:{'ab' * 64}' is not a sha256" in info.value.messages[0]
+
+
+@pytest.mark.parametrize(("version", "accepted"), [
+    ("v1.28.15+k3s1", False), ("v1.28.99+k3s9", False), ("v0.99.0+k3s1", False),
+    ("v1.29.0+k3s1", True), ("v1.29.15+k3s1", True), ("v1.35.2+k3s1", True), ("v2.0.0+k3s1", True),
+])
+def test_k3s_version_minimum_is_one_rule_for_cli_and_role(version: str, accepted: bool) -> None:
+    """The CLI's check and the role's filter plugin (k3s_version_problem) are the same function."""
+    import importlib.util
+    from openshell_auto.k3s_release import k3s_version_problem
+
+    plugin_path = REPO / "roles" / "k3s" / "filter_plugins" / "k3s_release.py"
+    spec = importlib.util.spec_from_file_location("k3s_release_plugin", plugin_path)
+    assert spec is not None and spec.loader is not None
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    role_filter = plugin.FilterModule().filters()["k3s_version_problem"]
+    assert role_filter is k3s_version_problem
+    assert (k3s_version_problem(version) == "") is accepted

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from openshell_auto.render import render_inventory
-from openshell_auto.rendered_files import RENDERED_FILES
+from openshell_auto.rendered_files import RENDERED_FILES, RenderedFile
 
 INVENTORY = Path(__file__).resolve().parent.parent / "inventories" / "example" / "hosts.yml"
 ENTRY = [e for e in RENDERED_FILES if e.role == "k3s"]
@@ -63,3 +63,33 @@ def test_extra_config_endpoint_labels(tmp_path: Path) -> None:
     assert conf["gpu1"]["node-ip"] == "10.0.0.5"
     assert conf["gpu1"]["kubelet-arg"] == ["max-pods=50"]
     assert "disable" not in conf["gpu1"]
+
+
+def test_data_dir_is_given_to_k3s_when_not_the_default(tmp_path: Path) -> None:
+    """k3s reads its data directory from data-dir (k3s --data-dir); the default writes nothing."""
+    default = render(tmp_path / "default")
+    assert all("data-dir" not in conf for conf in default.values())
+    moved = render(tmp_path / "moved", k3s_data_dir="/srv/k3s")
+    assert {host: conf.get("data-dir") for host, conf in moved.items()} == {
+        "server1": "/srv/k3s", "gpu1": "/srv/k3s", "gpu2": "/srv/k3s"}
+    same = render(tmp_path / "same", k3s_data_dir="/var/lib/rancher/k3s/")
+    assert all("data-dir" not in conf for conf in same.values())
+
+
+UNIT = RenderedFile("k3s", "k3s.service.j2", "/etc/systemd/system/{{ __k3s_service }}.service", "all", "unit")
+
+
+def test_units_match_the_install_script(tmp_path: Path) -> None:
+    """k3s-io/k3s install.sh (create_systemd_service_file): Type=notify on servers and agents
+    (SYSTEMD_TYPE defaults to notify) and EnvironmentFile=-<systemd dir>/<unit>.service.env."""
+    result = render_inventory(INVENTORY, tmp_path / "out", [], registry=[UNIT])
+    units = {h.host: dict(h.files) for h in result.hosts}
+    expected = {"server1": "k3s", "gpu1": "k3s-agent", "gpu2": "k3s-agent"}
+    for host, name in expected.items():
+        text = units[host][f"/etc/systemd/system/{name}.service"].read_text()
+        service = text.split("[Service]\n", 1)[1].splitlines()
+        assert "Type=notify" in service, (host, text)
+        assert service[1:4] == ["EnvironmentFile=-/etc/default/%N", "EnvironmentFile=-/etc/sysconfig/%N",
+                                f"EnvironmentFile=-/etc/systemd/system/{name}.service.env"], (host, text)
+        mode = "server" if name == "k3s" else "agent"
+        assert service[-1] == f"ExecStart=/usr/local/bin/k3s {mode} --config /etc/rancher/k3s/config.yaml"

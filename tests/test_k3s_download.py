@@ -140,3 +140,26 @@ def test_a_binary_of_another_release_is_refused_before_any_restart(tmp_path: Pat
     assert f"is not k3s {VERSION}: `k3s --version` said 'k3s version v1.34.1+k3s1" in out, out
     assert f"k3s_binary_src {other / 'k3s'} and k3s_checksum_src {other / 'sha256sum-amd64.txt'} belong to" in out
     assert "k3s was not restarted with it" in out
+
+
+def test_armv7_downloads_k3s_armhf_checked_against_sha256sum_arm(tmp_path: Path, release: tuple[str, Path]) -> None:
+    """armv7 (k3s_arch arm): the release asset is k3s-armhf and its sum is in sha256sum-arm.txt, as
+    k3s-io/k3s install.sh (setup_verify_arch: arm* -> ARCH=arm, SUFFIX=-armhf; download_hash:
+    sha256sum-${ARCH}.txt, line ` k3s${SUFFIX}`) fetches them. The tree has no `k3s-arm`."""
+    url, rel = release
+    (rel / "k3s-armhf").write_bytes((rel / "k3s").read_bytes())
+    digest = hashlib.sha256((rel / "k3s-armhf").read_bytes()).hexdigest()
+    (rel / "sha256sum-arm.txt").write_text(f"{digest}  k3s-armhf\n")
+    result = run_install(tmp_path, k3s_release_url=url, k3s_arch="arm")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "bin" / "k3s").read_bytes() == (rel / "k3s-armhf").read_bytes()
+
+
+def test_armv7_air_gap_binary_is_found_on_its_k3s_armhf_line(tmp_path: Path, release: tuple[str, Path]) -> None:
+    _, rel = release
+    digest = hashlib.sha256(DOUBLE.read_bytes()).hexdigest()
+    sums = tmp_path / "sha256sum-arm.txt"
+    sums.write_text(f"{'0' * 64}  k3s-arm\n{digest}  k3s-armhf\n")
+    result = run_install(tmp_path, k3s_binary_src=str(rel / "k3s"), k3s_checksum_src=str(sums), k3s_arch="arm")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "bin" / "k3s").read_bytes() == DOUBLE.read_bytes()

@@ -35,7 +35,7 @@ IMAGES = "k3s-airgap-images-amd64.tar"
 CHART = "nvidia-device-plugin-0.19.1.tgz"
 PLUGIN_IMAGE = "k8s-device-plugin-v0.19.1.tar"
 # Release asset names of the binary for each architecture (the role picks one from the host's facts).
-ASSETS = ("k3s", "k3s-arm64", "k3s-arm")
+ASSETS = ("k3s", "k3s-arm64", "k3s-armhf")
 HOSTS = ("server1", "gpu1", "gpu2")  # server1: the first server; gpu1, gpu2: agents; all GPU hosts
 
 PREFLIGHT_PLAY = "PLAY [Check the air-gap inputs on the controller (before any host is changed)]"
@@ -106,7 +106,9 @@ def write_inventory(tmp_path: Path, host_vars: dict[str, dict[str, str]] | None 
     host_vars = host_vars or {}
     groups = {"openshell_servers": ["server1"], "openshell_agents": ["gpu1", "gpu2"]}
     inventory = {"all": {
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True},
+        # The plays' become (sudo) turned off as an inventory may: the local user runs them here.
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
+                 "ansible_become": False},
         "children": {group: {"hosts": {host: {**host_dirs(tmp_path, host), **host_vars.get(host, {})}
                                        for host in hosts}}
                      for group, hosts in groups.items()}}}
@@ -527,3 +529,16 @@ def test_a_jetson_with_nvml_or_without_the_plugin_is_not_refused(tmp_path: Path)
                     nvidia_device_plugin_enabled=False)  # type: ignore[arg-type]
     assert no_plugin.returncode == 0, no_plugin.stdout + no_plugin.stderr
     assert "this GPU host is a Jetson" not in with_nvml.stdout + no_plugin.stdout
+
+
+@pytest.mark.parametrize("args", [(), ("--check", "--tags", "nvidia_cdi")])
+def test_a_k3s_release_too_old_for_cdi_stops_site_before_any_host_is_changed(tmp_path: Path,
+                                                                              args: tuple[str, ...]) -> None:
+    """k3s before v1.29.0+k3s1 (Kubernetes 1.28: DevicePluginCDIDevices off) is refused by name for
+    plain ansible-playbook users too, before gpu-hosts.yml touches any host (check mode, --tags)."""
+    result = run(tmp_path, SITE, *args, k3s_version="v1.28.15+k3s1")
+    for host in HOSTS:
+        assert (f"{host}: field k3s_version: 'v1.28.15+k3s1' is older than v1.29.0+k3s1, the first k3s whose "
+                "kubelet passes CDI device names") in result.stdout, result.stdout
+    assert "set k3s_version to v1.29.0+k3s1 or later" in result.stdout
+    assert_stopped_in_preflight(tmp_path, result, set(HOSTS))

@@ -43,7 +43,8 @@ NO_VERDICT = {"openshell_verify_fail": False, "openshell_doctor_fail": False}
 def _playbook(tmp: Path, playbook: str, nodes: str, extra: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     inv = tmp / "hosts.yml"
     inv.write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"srv1": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True}}}}}}))
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
+        "ansible_become": False}}}}}}))  # the plays' become turned off as an inventory may (no sudo here)
     kubectl = [sys.executable, str(DOUBLE), "--nodes", str(NODES / nodes), "--state", str(tmp / "state")]
     variables = {"gpu_sandbox_kubectl": kubectl, "openshell_verify_kubectl": kubectl, "gpu_sandbox_ready_timeout": 0,
                  "openshell_doctor_kubectl": kubectl, **extra}

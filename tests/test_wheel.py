@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ("gpu_sandbox/filter_plugins/openshell_sandbox.py", "openshell_verify/filter_plugins/openshell_verify.py",
            "openshell_doctor/filter_plugins/openshell_doctor.py", "nvidia_cdi/filter_plugins/nvidia_cdi.py",
-           "k3s/filter_plugins/k3s_containerd.py")
+           "k3s/filter_plugins/k3s_containerd.py", "k3s/filter_plugins/k3s_release.py",
+           "k3s/filter_plugins/k3s_selinux.py")
 # Loads each filter plugin file the way Ansible does (by path, not as a package module), calls the
 # filters that go through openshell_auto.ansible_glue, and says where openshell_auto came from.
 LOAD_PLUGINS = """
@@ -62,7 +63,7 @@ def _load_plugins(roles: Path, cwd: Path, env: dict[str, str], *python_flags: st
     assert result["ready"] == [True, True]
     assert result["cdi"] is True
     assert {"openshell_sandbox_render", "openshell_verify_smoke_pod", "openshell_doctor_nodes",
-            "nvidia_cdi_problems"} <= set(result["filters"])  # type: ignore[arg-type]
+            "nvidia_cdi_problems", "k3s_version_problem", "k3s_selinux_plan"} <= set(result["filters"])  # type: ignore[arg-type]
     return result
 
 
