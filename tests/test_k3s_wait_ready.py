@@ -6,15 +6,14 @@ it installed. The API keeps a restarted node Ready, on the old release, for node
 Runs the task file with ansible-playbook on localhost. Two stand-ins on a temp PATH, each printing
 only what the role reads: `systemctl show --property=ExecMainStartTimestamp --value k3s` (systemd's
 timestamp form, "Fri 2026-11-27 07:52:53 UTC" under TZ=UTC) and `k3s kubectl get node NAME -o json`
-(a v1 Node from a JSON file a thread rewrites, as the API changes when the new process posts)."""
+(a v1 Node from a JSON file, and another from the second question on, as the API changes when
+the new process posts)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
@@ -40,12 +39,15 @@ echo '{start}'
 """
 
 K3S = """#!{python}
-# stand-in for: k3s kubectl get node <name> -o json (answers from node.json)
-import sys
+# stand-in for: k3s kubectl get node <name> -o json (answers from node.json; once node.json has
+# been read, from later.json when there is one: the API after the new process posted)
+import os, sys
 args = sys.argv[1:]
 if args[:3] != ["kubectl", "get", "node"] or args[4:] != ["-o", "json"]:
     sys.exit(1)
-text = open({node!r}).read()
+later, seen = {node!r} + ".later", {node!r} + ".seen"
+text = open(later if os.path.exists(later) and os.path.exists(seen) else {node!r}).read()
+open(seen, "w").close()
 if not text:
     sys.exit("The connection to the server 127.0.0.1:6443 was refused")
 sys.stdout.write(text)
@@ -63,8 +65,9 @@ def _node(heartbeat: str, version: str, ready: str = "True") -> str:
     })
 
 
-def _run(tmp_path: Path, node: str, retries: int = 10, later: tuple[float, str] | None = None,
+def _run(tmp_path: Path, node: str, retries: int = 10, later: str | None = None,
          start: str = START) -> subprocess.CompletedProcess[str]:
+    """Run wait_ready.yml; the API answers `node`, and `later` from the second question on."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     node_file = tmp_path / "node.json"
@@ -83,18 +86,11 @@ def _run(tmp_path: Path, node: str, retries: int = 10, later: tuple[float, str] 
         f"      k3s_ready_retries: {retries}\n      k3s_ready_delay: 1\n")
     playbook = tmp_path / "wait.yml"
     playbook.write_text(PLAYBOOK)
-    writer = None
     if later is not None:
-        def write() -> None:
-            time.sleep(later[0])
-            node_file.write_text(later[1])
-        writer = threading.Thread(target=write, daemon=True)
-        writer.start()
+        (tmp_path / "node.json.later").write_text(later)
     env = ansible_env(**ROLE_TEST_ENV, PATH=f"{bin_dir}:{ansible_env()['PATH']}")
     run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True,
                          text=True, env=env, timeout=180, check=False)
-    if writer is not None:
-        writer.join()
     return run
 
 
@@ -102,7 +98,7 @@ def test_waits_past_the_ready_left_from_before_the_restart(tmp_path: Path) -> No
     """Ready on the old release with a heartbeat from before this start: the role keeps asking until
     the new process posts (fresh heartbeat, new release)."""
     run = _run(tmp_path, _node("2026-11-27T07:52:40Z", OLD),
-               later=(3.0, _node("2026-11-27T07:52:58Z", NEW)))
+               later=_node("2026-11-27T07:52:58Z", NEW))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" in run.stdout
 

@@ -43,6 +43,7 @@ CLASSIFY_PLAY = "PLAY [Classify hosts by cluster role]"
 ARCH_PLAY = "PLAY [Read the hosts' CPU architecture (names the k3s binary's line in k3s_checksum_src)]"
 JETSON_PLAY = "PLAY [Read which GPU hosts are Jetsons without NVML]"
 TOOLKIT_PLAY = "PLAY [NVIDIA container toolkit and CDI specs on GPU hosts]"
+VALIDATE_PLAY = "PLAY [Check every role's variables for every host (before any host is changed)]"
 
 
 def sha256(path: Path) -> str:
@@ -172,7 +173,8 @@ def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: 
     on to gpu-hosts.yml (which the safety net then stops at its driver check, before cluster.yml)."""
     result = run(tmp_path, SITE, **airgap.extra_vars())
     out = result.stdout
-    assert plays(result)[:5] == [CLASSIFY_PLAY, ARCH_PLAY, JETSON_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], plays(result)
+    assert plays(result)[:6] == [CLASSIFY_PLAY, VALIDATE_PLAY, ARCH_PLAY, JETSON_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], \
+        plays(result)
     preflight = out.split(PREFLIGHT_PLAY)[1].split(TOOLKIT_PLAY)[0]
     assert "fatal:" not in preflight and "WARNING:" not in preflight, preflight
     images = section(preflight, "TASK [k3s : Checksum the images archives on the controller]")
