@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from molecule_hosts import podman_hosts  # noqa: E402
+from molecule_hosts import cli_inventory, podman_hosts  # noqa: E402
 
 testinfra_hosts = podman_hosts()
 
@@ -96,7 +96,7 @@ def test_provision_cli_converges_again_with_no_change(tmp_path: Path) -> None:
     """`openshell-auto provision` (ansible-runner wrapper) on the converged hosts: exit 0, the
     per-host JSON summary lists both hosts, nothing failed and nothing changed (idempotent)."""
     run = subprocess.run(
-        [sys.executable, "-m", "openshell_auto", "provision", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+        [sys.executable, "-m", "openshell_auto", "provision", "-i", str(cli_inventory(tmp_path / "inventory")),
          "--json", "--artifacts-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=900, check=False,
     )

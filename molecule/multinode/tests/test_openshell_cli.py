@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from molecule_hosts import podman_hosts  # noqa: E402
+from molecule_hosts import cli_inventory, podman_hosts  # noqa: E402
 
 testinfra_hosts = podman_hosts()
 
@@ -30,7 +30,7 @@ DRIVER_FILE = "openshell_doctor_driver_version_file=/etc/openshell-test/nvidia-d
 
 
 def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    inventory = str(cli_inventory(tmp / "inventory"))
     env = {**os.environ, "OPENSHELL_AUTO_RUNS_DIR": str(tmp / "runs")}
     return subprocess.run([sys.executable, "-m", "openshell_auto", *args[:1], "-i", inventory, "-e", DRIVER_FILE,
                            *args[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
