@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from openshell_auto import device_plugin
 from openshell_auto.errors import InputError
 from openshell_auto.specs import Specs, load_specs
 
@@ -500,6 +501,12 @@ _K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$")
 
 
 def _format_problems(name: str, value: Any) -> list[str]:
+    if name == "nvidia_device_plugin_time_slicing_replicas":
+        problem = device_plugin.replicas_problem(value)
+        return [problem] if problem else []
+    if name == "nvidia_device_plugin_mig_strategy":
+        problem = device_plugin.mig_strategy_problem(value)
+        return [problem] if problem else []
     if not isinstance(value, str):
         return []
     if name in SHA256_CHECKSUMS and value and not _SHA256.match(value):

@@ -224,3 +224,23 @@ def test_archive_checksums_must_be_sha256(write_inventory: Callable[..., Path], 
         load_inventory(path)
     assert len(info.value.messages) == 1
     assert f"field {name}: 'sha512:{'ab' * 64}' is not a sha256" in info.value.messages[0]
+
+
+@pytest.mark.parametrize("value", ["1", "-2"])
+def test_time_slicing_replicas_below_two_are_refused_as_the_plugin_does(write_inventory: Callable[..., Path],
+                                                                       value: str) -> None:
+    """NVIDIA/k8s-device-plugin v0.19.1 api/config/v1/replicas.go refuses replicas < 2 and then
+    advertises no GPU: refused here before anything runs (0 means no time slicing)."""
+    path = one_server_with(write_inventory, f"nvidia_device_plugin_time_slicing_replicas: {value}")
+    with pytest.raises(InputError) as info:
+        load_inventory(path)
+    assert len(info.value.messages) == 1
+    assert "field nvidia_device_plugin_time_slicing_replicas" in info.value.messages[0]
+    assert "number of replicas must be >= 2" in info.value.messages[0]
+    assert "set 0 (no time slicing) or 2 or more" in info.value.messages[0]
+
+
+@pytest.mark.parametrize("value", ["0", "2", "8"])
+def test_time_slicing_replicas_the_plugin_accepts(write_inventory: Callable[..., Path], value: str) -> None:
+    path = one_server_with(write_inventory, f"nvidia_device_plugin_time_slicing_replicas: {value}")
+    assert load_inventory(path).servers == ["s1"]
