@@ -8,6 +8,7 @@ Material of one host (keys always present; values may be None/empty when not gat
 
     {"host": "gpu1", "server": bool, "gpu": bool, "first_server": bool,
      "device_id_strategy": "index",
+     "device_plugin": {"namespace": str, "helmchart": str, ...},  # as configured (role defaults)
      "commands": {"<key>": {"cmd": [...], "rc": int, "stdout": str, "stderr": str}},
      "packages": {"<name>": ["<version>", ...]},          # nvidia*/libnvidia* packages only
      "cdi_specs": [{"path": str, "content": str}],        # /etc/cdi, /var/run/cdi
@@ -32,14 +33,12 @@ from typing import Any
 
 import yaml
 
-from openshell_auto import cdi, containerd
+from openshell_auto import cdi, containerd, device_plugin
 from openshell_auto.readiness import GPU_RESOURCE, QuantityError, parse_quantity
 
 TOOLKIT_BASE = "nvidia-container-toolkit-base"
 LEGACY_PACKAGES = ("nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1")
-PLUGIN_NAMESPACE = "nvidia-device-plugin"
-PLUGIN_LABEL = "app.kubernetes.io/name=nvidia-device-plugin"
-HELM_JOB = "helm-install-nvidia-device-plugin"
+PLUGIN_LABEL = device_plugin.PLUGIN_LABEL
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 PLUGIN_CDI_KIND = "k8s.device-plugin.nvidia.com/gpu"
 HOST_CDI_KIND = "nvidia.com/gpu"
@@ -608,9 +607,23 @@ def _node_for(host: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]) -> Ma
     return None
 
 
-def plugin_settings(cluster: Mapping[str, Any] | None) -> dict[str, str | None]:
+def plugin_names(materials: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]]) -> device_plugin.PluginNames:
+    """The device plugin's namespace and HelmChart as the inventory configures them (the material's
+    `device_plugin`, written by role openshell_doctor); the role defaults when no material says."""
+    hosts = list(materials.values()) if isinstance(materials, Mapping) else list(materials)
+    hosts.sort(key=lambda m: not m.get("first_server"))
+    for m in hosts:
+        conf = m.get("device_plugin")
+        if isinstance(conf, Mapping):
+            return device_plugin.plugin_names(conf.get("namespace"), conf.get("helmchart"))
+    return device_plugin.plugin_names()
+
+
+def plugin_settings(cluster: Mapping[str, Any] | None,
+                    names: device_plugin.PluginNames | None = None) -> dict[str, str | None]:
     """The device plugin's DEVICE_LIST_STRATEGY / DEVICE_ID_STRATEGY: DaemonSet env first,
-    else the HelmChart values the chart turns into that env."""
+    else the values of the HelmChart named `names.helmchart` (or of chart nvidia-device-plugin)."""
+    names = names or device_plugin.plugin_names()
     out: dict[str, str | None] = {"list": None, "id": None, "source": None}
     if not cluster:
         return out
@@ -619,8 +632,9 @@ def plugin_settings(cluster: Mapping[str, Any] | None) -> dict[str, str | None]:
         if "DEVICE_LIST_STRATEGY" in env or "DEVICE_ID_STRATEGY" in env:
             out.update(list=env.get("DEVICE_LIST_STRATEGY"), id=env.get("DEVICE_ID_STRATEGY", "uuid"), source="daemonset env")
             return out
-    for hc in cluster.get("helmcharts") or []:
-        if hc.get("name") == "nvidia-device-plugin" or hc.get("chart") == "nvidia-device-plugin":
+    charts = sorted(cluster.get("helmcharts") or [], key=lambda hc: hc.get("name") != names.helmchart)
+    for hc in charts:
+        if hc.get("name") == names.helmchart or hc.get("chart") == device_plugin.DEFAULT_HELMCHART:
             values = hc.get("values") or {}
             lst = values.get("deviceListStrategy")
             out.update(
@@ -634,6 +648,7 @@ def plugin_settings(cluster: Mapping[str, Any] | None) -> dict[str, str | None]:
 
 def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, Any]]) -> list[Finding]:
     out: list[Finding] = []
+    names = plugin_names(hosts)
 
     def add(sev: str, check: str, msg: str) -> None:
         out.append(Finding(sev, "cluster", check, msg))
@@ -644,22 +659,22 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
         add("error", "api", f"cannot read nodes from the API (`k3s kubectl get nodes`: {_tail(res.get('stderr', '') if res else 'not run', 1)}); is k3s running on the first server?")
         return out
     dss = cluster.get("daemonsets") or []
-    settings = plugin_settings(cluster)
+    settings = plugin_settings(cluster, names)
     if not dss:
         add(
             "error",
             "device-plugin",
-            f"no device-plugin DaemonSet in namespace {PLUGIN_NAMESPACE} (label {PLUGIN_LABEL}); check the HelmChart and "
-            f"the logs of job {HELM_JOB} in kube-system",
+            f"no device-plugin DaemonSet in namespace {names.namespace} (label {PLUGIN_LABEL}); check the HelmChart "
+            f"{names.helmchart} and the logs of job {names.helm_job} in kube-system",
         )
         job = _cmd(cluster, "helm_job_logs", cluster)
         if _ok(job) and job.get("stdout"):  # type: ignore[union-attr]
-            add("info", "helm-job", f"{HELM_JOB} log tail: {_tail(job['stdout'], 3)}")  # type: ignore[index]
+            add("info", "helm-job", f"{names.helm_job} log tail: {_tail(job['stdout'], 3)}")  # type: ignore[index]
         elif job is not None:
             add(
                 "error",
                 "helm-job",
-                f"no logs of job {HELM_JOB} in kube-system ({_tail(job.get('stderr', ''), 1) or 'no output'}): k3s has not "
+                f"no logs of job {names.helm_job} in kube-system ({_tail(job.get('stderr', ''), 1) or 'no output'}): k3s has not "
                 "run the chart; check that the HelmChart manifest is in /var/lib/rancher/k3s/server/manifests",
             )
     for ds in dss:
@@ -726,7 +741,7 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
         add("error", "readiness", "GPU sandboxes will be refused: no node reports allocatable nvidia.com/gpu")
     # GPU pods with a runtimeClassName (the plugin's own pods need one; workloads do not)
     for pod in cluster.get("pods") or []:
-        if pod.get("gpus") and pod.get("runtime_class") and pod.get("namespace") != PLUGIN_NAMESPACE:
+        if pod.get("gpus") and pod.get("runtime_class") and pod.get("namespace") != names.namespace:
             add(
                 "warning",
                 "runtime-class",
@@ -740,7 +755,7 @@ def findings(materials: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """All findings: per GPU host, then cluster-wide. Errors first within each block."""
     hosts = [materials[h] for h in sorted(materials)]
     cluster = next((m.get("cluster") for m in hosts if m.get("cluster")), None)
-    settings = plugin_settings(cluster)
+    settings = plugin_settings(cluster, plugin_names(hosts))
     out: list[Finding] = []
     for m in hosts:
         if m.get("gpu"):

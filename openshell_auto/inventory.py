@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from openshell_auto import device_plugin
 from openshell_auto.errors import InputError
 from openshell_auto.hostile import checksum_problem
 from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, range_size, read_text
@@ -537,6 +538,12 @@ GET_URL_CHECKSUMS = ("nvidia_container_toolkit_gpg_key_checksum",)
 
 
 def _format_problems(name: str, value: Any) -> list[str]:
+    if name == "nvidia_device_plugin_time_slicing_replicas":
+        problem = device_plugin.replicas_problem(value)
+        return [problem] if problem else []
+    if name == "nvidia_device_plugin_mig_strategy":
+        problem = device_plugin.mig_strategy_problem(value)
+        return [problem] if problem else []
     if not isinstance(value, str):
         return []
     if name in SHA256_CHECKSUMS and value and not _SHA256.fullmatch(value):

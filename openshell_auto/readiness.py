@@ -21,7 +21,7 @@ NOT_READY_MESSAGE = (
 )
 NEXT_STEP = (
     "Next step: run `openshell-auto doctor -i INVENTORY` and check the NVIDIA device plugin "
-    "(k3s kubectl -n nvidia-device-plugin get ds,pods; logs with "
+    "(in whichever namespace it was installed: k3s kubectl get ds,pods -A "
     "-l app.kubernetes.io/name=nvidia-device-plugin)."
 )
 

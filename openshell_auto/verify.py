@@ -80,10 +80,11 @@ def _cluster_checks(cluster: Mapping[str, Any] | None, hosts: Sequence[Mapping[s
     nodes = cluster.get("nodes")
     if nodes is None:
         return [Check("cluster", "api", False, "cannot read nodes (`k3s kubectl get nodes -o json` failed)")]
-    settings = doctor.plugin_settings(cluster)
+    names = doctor.plugin_names(hosts)
+    settings = doctor.plugin_settings(cluster, names)
     dss = cluster.get("daemonsets") or []
     if not dss:
-        out.append(Check("cluster", "device-plugin", False, f"no DaemonSet labelled {doctor.PLUGIN_LABEL} in {doctor.PLUGIN_NAMESPACE}"))
+        out.append(Check("cluster", "device-plugin", False, f"no DaemonSet labelled {doctor.PLUGIN_LABEL} in {names.namespace}"))
     for ds in dss:
         desired, ready = int(ds.get("desired") or 0), int(ds.get("ready") or 0)
         strat_ok = settings["list"] == "cdi-cri"

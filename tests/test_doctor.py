@@ -339,3 +339,34 @@ def test_spec_rules_from_cdi_module(healthy: dict[str, Any]) -> None:
     spec["content"] = spec["content"].replace("cdiVersion: 0.5.0", "cdiVersion: 9.9.9")
     f = _one(doctor.findings(healthy), "cdi-spec-file")
     assert "/var/run/cdi/nvidia.yaml" in f.message and "9.9.9" in f.message
+
+
+def _renamed(healthy: dict[str, Any]) -> dict[str, Any]:
+    """The plugin installed as HelmChart `gpu-plugin` (chart from the static dir) into `gpu-plugins`."""
+    for m in healthy.values():
+        m["device_plugin"] = {"namespace": "gpu-plugins", "helmchart": "gpu-plugin"}
+    cl = healthy["server1"]["cluster"]
+    cl["helmcharts"][0].update(name="gpu-plugin", chart="https://%{KUBERNETES_API}%/static/charts/nvidia-device-plugin-0.19.1.tgz")
+    cl["daemonsets"][0].update(name="gpu-plugin-nvidia-device-plugin", namespace="gpu-plugins")
+    cl["pods"][0].update(namespace="gpu-plugins", gpus=1)
+    return healthy
+
+
+def test_renamed_namespace_and_helmchart_are_used(healthy: dict[str, Any]) -> None:
+    """nvidia_device_plugin_namespace / nvidia_device_plugin_helmchart_name as configured: the
+    HelmChart's values are found, the plugin's own pods are not workload pods, messages name them."""
+    healthy = _renamed(healthy)
+    cl = healthy["server1"]["cluster"]
+    cl["daemonsets"][0]["env"] = {}
+    assert doctor.plugin_names(healthy).helm_job == "helm-install-gpu-plugin"
+    assert doctor.plugin_settings(cl, doctor.plugin_names(healthy))["source"] == "HelmChart values"
+    assert [f for f in doctor.findings(healthy) if f.severity != "info"] == []
+    cl["daemonsets"] = []
+    f = _one(doctor.findings(healthy), "device-plugin")
+    assert "namespace gpu-plugins" in f.message and "helm-install-gpu-plugin" in f.message
+
+
+def test_default_names_without_configuration(healthy: dict[str, Any]) -> None:
+    assert doctor.plugin_names(healthy).namespace == "nvidia-device-plugin"
+    healthy["server1"]["cluster"]["daemonsets"] = []
+    assert "namespace nvidia-device-plugin" in _one(doctor.findings(healthy), "device-plugin").message

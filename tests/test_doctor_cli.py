@@ -18,17 +18,18 @@ DOUBLE = ROOT / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
 NODES = ROOT / "tests" / "data" / "nodes"
 
 
-def _run(tmp: Path, command: str, nodes: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp: Path, command: str, nodes: str, *args: str,
+         extra: dict | None = None) -> subprocess.CompletedProcess[str]:
     inv = tmp / "hosts.yml"
     inv.write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"srv1": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
         "ansible_become": False}}}}}}))  # the plays' become turned off as an inventory may (no sudo here)
     kubectl = [sys.executable, str(DOUBLE), "--nodes", str(NODES / nodes), "--state", str(tmp / "state")]
-    extra = json.dumps({"openshell_doctor_kubectl": kubectl, "openshell_verify_kubectl": kubectl,
-                        "openshell_verify_smoke_timeout": 10})
+    extra_vars = json.dumps({"openshell_doctor_kubectl": kubectl, "openshell_verify_kubectl": kubectl,
+                             "openshell_verify_smoke_timeout": 10, **(extra or {})})
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "OPENSHELL_AUTO_RUNS_DIR": str(tmp / "runs")}
-    return subprocess.run([sys.executable, "-m", "openshell_auto", command, "-i", str(inv), "-e", extra, *args],
+    return subprocess.run([sys.executable, "-m", "openshell_auto", command, "-i", str(inv), "-e", extra_vars, *args],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
@@ -66,3 +67,21 @@ def test_bad_inventory_is_exit_2(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "openshell_auto", "verify", "-i", str(tmp_path / "missing.yml")],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 2 and "missing.yml" in run.stderr
+
+
+def test_doctor_gathers_from_the_configured_namespace_and_helmchart(tmp_path: Path) -> None:
+    """A renamed namespace / HelmChart (inventory variables of role nvidia_device_plugin) is where
+    the doctor looks: its kubectl calls and the material name them, not the defaults."""
+    bundle = tmp_path / "bundle"
+    extra = {"nvidia_device_plugin_namespace": "gpu-plugins", "nvidia_device_plugin_helmchart_name": "gpu-plugin"}
+    run = _run(tmp_path, "doctor", "gpu-on-one-of-three.json", "--json", "-o", str(bundle), extra=extra)
+    assert run.returncode == 1, run.stderr
+    calls = (tmp_path / "state" / "calls.log").read_text()
+    assert "get daemonset -n gpu-plugins" in calls
+    assert "logs -n gpu-plugins -l app.kubernetes.io/name=nvidia-device-plugin" in calls
+    assert "job/helm-install-gpu-plugin" in calls
+    assert "nvidia-device-plugin -l" not in calls and "job/helm-install-nvidia-device-plugin" not in calls
+    material = json.loads((bundle / "hosts" / "srv1.json").read_text())
+    assert material["device_plugin"]["namespace"] == "gpu-plugins"
+    messages = " ".join(f["message"] for f in json.loads(run.stdout)["findings"])
+    assert "namespace gpu-plugins" in messages and "helm-install-gpu-plugin" in messages

@@ -246,3 +246,23 @@ def test_k3s_version_minimum_is_one_rule_for_cli_and_role(version: str, accepted
     role_filter = plugin.FilterModule().filters()["k3s_version_problem"]
     assert role_filter is k3s_version_problem
     assert (k3s_version_problem(version) == "") is accepted
+
+
+@pytest.mark.parametrize("value", ["1", "-2"])
+def test_time_slicing_replicas_below_two_are_refused_as_the_plugin_does(write_inventory: Callable[..., Path],
+                                                                       value: str) -> None:
+    """NVIDIA/k8s-device-plugin v0.19.1 api/config/v1/replicas.go refuses replicas < 2 and then
+    advertises no GPU: refused here before anything runs (0 means no time slicing)."""
+    path = one_server_with(write_inventory, f"nvidia_device_plugin_time_slicing_replicas: {value}")
+    with pytest.raises(InputError) as info:
+        load_inventory(path)
+    assert len(info.value.messages) == 1
+    assert "field nvidia_device_plugin_time_slicing_replicas" in info.value.messages[0]
+    assert "number of replicas must be >= 2" in info.value.messages[0]
+    assert "set 0 (no time slicing) or 2 or more" in info.value.messages[0]
+
+
+@pytest.mark.parametrize("value", ["0", "2", "8"])
+def test_time_slicing_replicas_the_plugin_accepts(write_inventory: Callable[..., Path], value: str) -> None:
+    path = one_server_with(write_inventory, f"nvidia_device_plugin_time_slicing_replicas: {value}")
+    assert load_inventory(path).servers == ["s1"]

@@ -106,3 +106,18 @@ def test_no_cluster_and_no_nodes(healthy: dict[str, Any]) -> None:
 
 def test_empty_is_not_a_pass() -> None:
     assert verify.passed([]) is False
+
+
+def test_renamed_plugin_namespace_and_helmchart(healthy: dict[str, Any]) -> None:
+    """The HelmChart as configured (nvidia_device_plugin_helmchart_name, chart from the static dir)
+    gives the list strategy; a missing DaemonSet is looked for in the configured namespace."""
+    for m in healthy.values():
+        m["device_plugin"] = {"namespace": "gpu-plugins", "helmchart": "gpu-plugin"}
+    cl = healthy["server1"]["cluster"]
+    cl["helmcharts"][0].update(name="gpu-plugin", chart="https://%{KUBERNETES_API}%/static/charts/nvidia-device-plugin-0.19.1.tgz")
+    cl["daemonsets"][0].update(namespace="gpu-plugins", env={})
+    checks = {(c.host, c.check): c for c in verify.evaluate(healthy)}
+    assert checks[("cluster", "device-plugin")].ok, checks[("cluster", "device-plugin")].detail
+    cl["daemonsets"] = []
+    assert verify.evaluate(healthy) and "in gpu-plugins" in {
+        (c.host, c.check): c for c in verify.evaluate(healthy)}[("cluster", "device-plugin")].detail

@@ -21,6 +21,7 @@ CONFIG = "/etc/rancher/k3s/config.yaml"
 CTD = "/var/lib/rancher/k3s/agent/etc/containerd"
 REAL_CONTAINERD = "/opt/containerd-1.7/usr/bin/containerd"
 MARKER = "# openshell-auto: k3s role, containerd 1.7 CDI template"
+CHART = "nvidia-device-plugin-0.19.1.tgz"
 
 
 def name_of(host) -> str:
@@ -119,3 +120,36 @@ def test_gpu_pod_gets_its_device(host):
         assert logs.startswith("GPU 0: ") and "(UUID: GPU-" in logs
     finally:
         host.run("k3s kubectl delete pod ha-smoke -n default --ignore-not-found")
+
+
+def test_every_server_serves_the_chart(host):
+    """Each server serves its own <data-dir>/server/static (k3s-io/k3s pkg/server/handlers/router.go)
+    and the helm-install job reaches any of them through the `kubernetes` Service: the chart is on
+    every server, each one's /static/ answers for it, and the job succeeded."""
+    name = name_of(host)
+    if name not in SERVERS:
+        assert not host.file(f"/var/lib/rancher/k3s/server/static/charts/{CHART}").exists
+        return
+    assert host.file(f"/var/lib/rancher/k3s/server/static/charts/{CHART}").is_file
+    code = host.check_output(
+        "python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:6443/static/charts/"
+        f"{CHART}', timeout=5).status)\"")
+    assert code == "200"
+    if name == "ha-server1":
+        job = json.loads(host.check_output(
+            "k3s kubectl get jobs -n kube-system -o json"))["items"]
+        assert [j["status"] for j in job if j["metadata"]["name"] == "helm-install-nvidia-device-plugin"] == [
+            {"succeeded": 1}]
+
+
+def test_plugin_wrote_its_own_cdi_spec(host):
+    """NVIDIA/k8s-device-plugin v0.19.1 in cdi-cri mode writes
+    /var/run/cdi/k8s.device-plugin.nvidia.com-gpu.json on its node; GPU pods get those names."""
+    spec = host.file("/var/run/cdi/k8s.device-plugin.nvidia.com-gpu.json")
+    if name_of(host) != GPU:
+        assert not spec.exists
+        return
+    data = json.loads(spec.content_string)
+    assert data["kind"] == "k8s.device-plugin.nvidia.com/gpu"
+    assert [d["name"] for d in data["devices"]] == ["0", "all"]
+    assert "k8s.device-plugin.nvidia.com/gpu=0" in host.check_output("nvidia-ctk cdi list")

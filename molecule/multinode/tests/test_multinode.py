@@ -83,6 +83,20 @@ def test_device_plugin_daemonset_ready(host):
     assert ds[0]["status"]["numberReady"] == len(GPUS)
 
 
+def test_plugin_wrote_its_own_cdi_spec(host):
+    """NVIDIA/k8s-device-plugin v0.19.1 (cdi-cri) writes /var/run/cdi/k8s.device-plugin.nvidia.com-gpu.json
+    on each GPU node, one device per GPU (deviceIDStrategy index) plus "all"."""
+    spec = host.file("/var/run/cdi/k8s.device-plugin.nvidia.com-gpu.json")
+    if name_of(host) not in GPUS:
+        assert not spec.exists
+        return
+    data = json.loads(spec.content_string)
+    assert data["kind"] == "k8s.device-plugin.nvidia.com/gpu"
+    assert [d["name"] for d in data["devices"]] == [str(i) for i in range(GPUS[name_of(host)])] + ["all"]
+    listed = host.check_output("nvidia-ctk cdi list")
+    assert f"k8s.device-plugin.nvidia.com/gpu={GPUS[name_of(host)] - 1}" in listed
+
+
 def test_toolkit_before_k3s_nvidia_handler(host):
     """k3s registers the nvidia runtime only when nvidia-container-runtime existed at start."""
     cfg = host.file(CONTAINERD).content_string

@@ -11,7 +11,7 @@ from typing import Any
 if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
     sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
 
-from openshell_auto import doctor
+from openshell_auto import device_plugin, doctor
 from openshell_auto.ansible_glue import plain
 
 
@@ -33,4 +33,5 @@ class FilterModule:
             "openshell_doctor_cluster": doctor.cluster_material,
             "openshell_doctor_packages": doctor.package_versions,
             "openshell_doctor_verdict": openshell_doctor_verdict,
+            "openshell_doctor_plugin_names": device_plugin.plugin_names_dict,
         }
