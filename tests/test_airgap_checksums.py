@@ -40,6 +40,11 @@ CHART_PLAYBOOK = """
 - hosts: all
   gather_facts: false
   tasks:
+    - name: Serve the chart archive from the static directory (what main.yml runs on every server)
+      ansible.builtin.include_role:
+        name: nvidia_device_plugin
+        tasks_from: static.yml
+      when: nvidia_device_plugin_chart_delivery | default('static') == 'static'  # the role's default
     - name: Deploy the device plugin manifest
       ansible.builtin.include_role:
         name: nvidia_device_plugin
