@@ -299,6 +299,12 @@ class _Parser:
                      f"top level is a {type(data).__name__}, not a mapping of groups; start the file with `all:` "
                      "(YAML inventory, see inventories/example/hosts.yml)")
             return
+        if isinstance(data.get("plugin"), str):
+            self.err(_line(data, "plugin"), f"field plugin: is an inventory plugin configuration ({data['plugin'][:60]}); "
+                     "openshell-auto runs no inventory script or plugin (it would run code on this machine); write its "
+                     f"result to a file with `ansible-inventory -i {self.path} --list -y > hosts.yml` and pass "
+                     "-i hosts.yml")
+            return
         self.group("all")
         for name, body in data.items():
             self.parse_group(name, body, _line(data, name), top=True)

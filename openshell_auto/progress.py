@@ -4,7 +4,10 @@
 `PlainProgress` (pipes, CI logs): one line per play, task and host result.
 Both are `runner.Display`s: the play and task they show are the run's `position`, which
 runner.EventCollector moves on before it hands them an event.
-`print_summary` prints the per-host table and, per failed/unreachable host, the failing task.
+`StreamProgress` (-v, --diff): Ansible's own output as ansible-playbook prints it (diffs,
+verbose lines, warnings), on the console as the run goes.
+`print_summary` prints the per-host table, per failed/unreachable host the failing task, and the
+warnings of the run (Ansible's, the modules' and the roles' own).
 """
 
 from __future__ import annotations
@@ -75,6 +78,26 @@ class PlainProgress(Display):
         return None
 
 
+class StreamProgress(Display):
+    """Ansible's own output, event by event (each runner event carries the text ansible-playbook
+    printed for it): what -v and --diff ask to see."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        text = event.get("stdout")
+        if isinstance(text, str) and text:
+            print(text, file=self.stream, flush=True)
+
+    def __enter__(self) -> StreamProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 class LiveProgress(Display):
     """A rich live panel: spinner + play/task + the latest state of each host."""
 
@@ -134,8 +157,12 @@ class LiveProgress(Display):
         self.live.stop()
 
 
-def make_progress(console: Console, playbook: str, quiet: bool) -> PlainProgress | LiveProgress | None:
-    """Live panel on a terminal, plain lines otherwise, nothing for --json."""
+def make_progress(console: Console, playbook: str, quiet: bool,
+                  stream: bool = False) -> PlainProgress | LiveProgress | StreamProgress | None:
+    """Ansible's own output for -v/--diff (`stream`; on stderr with --json), else a live panel on
+    a terminal, plain lines otherwise, nothing for --json."""
+    if stream:
+        return StreamProgress(console.file)
     if quiet:
         return None
     if console.is_terminal:
@@ -158,4 +185,6 @@ def print_summary(result: RunResult, console: Console) -> None:
                            f"{failure.message}", style="red"), soft_wrap=True)
     if result.message:
         console.print(Text(result.message, style="red" if result.exit_code else ""), soft_wrap=True)
+    for warning in result.warnings:
+        console.print(Text(f"WARNING: {warning.removeprefix('WARNING:').strip()}", style="yellow"), soft_wrap=True)
     console.print(Text(f"artifacts: {result.artifacts_dir}"), soft_wrap=True)

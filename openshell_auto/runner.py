@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from openshell_auto import paths
+from openshell_auto.ansible_args import AnsibleArgs
 from openshell_auto.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError
 
 STAT_KEYS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
@@ -53,6 +54,7 @@ class RunResult:
     failures: list[Failure] = field(default_factory=list)
     duration_s: float = 0.0
     message: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Shape (all keys always present)::
@@ -67,7 +69,8 @@ class RunResult:
                                   "skipped": n, "rescued": n, "ignored": n}},
              "failures": [{"host": str, "play": str, "task": str, "message": str,
                            "unreachable": bool}],
-             "message": "" or a reason when no host summary exists}
+             "message": "" or a reason when no host summary exists,
+             "warnings": ["<Ansible's, a module's or a role's warning>", ...]}
         """
         data = asdict(self)
         data["duration_s"] = round(self.duration_s, 2)
@@ -115,6 +118,7 @@ class EventCollector:
         self.stats: dict[str, dict[str, int]] = {}
         self.last_failure: dict[str, Failure] = {}
         self.seen_hosts: dict[str, None] = {}
+        self.warnings: dict[str, None] = {}  # ordered, each once
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
@@ -130,12 +134,47 @@ class EventCollector:
             for source, name in _STATS_FIELDS.items():
                 for stat_host, count in (data.get(source) or {}).items():
                     self.stats.setdefault(str(stat_host), dict.fromkeys(STAT_KEYS, 0))[name] = int(count)
+        for warning in event_warnings(event):
+            self.warnings.setdefault(warning, None)
         event_host = data.get("host")
         if event_host:
             self.seen_hosts.setdefault(str(event_host), None)
         if self.display is not None:
             self.display(event)
         return True  # keep the event in the artifacts
+
+
+_WARNING_LINE = ("[WARNING]:", "[DEPRECATION WARNING]:")
+_ROLE_WARNING = "WARNING:"  # how the roles' own warnings start (ansible.builtin.debug msg)
+MAX_WARNINGS = 50
+
+
+def event_warnings(event: Mapping[str, Any]) -> list[str]:
+    """Warnings one event carries, one line each: Ansible's `[WARNING]:` lines in the event's
+    output, a module's `warnings`, and a role's debug message starting with `WARNING:`."""
+    found: list[str] = []
+    data = event.get("event_data") or {}
+    res = data.get("res") if isinstance(data.get("res"), Mapping) else {}
+    for warning in res.get("warnings") or ():
+        found.append(" ".join(str(warning).split()))
+    if event.get("event") == "runner_on_ok" and data.get("task_action") in ("debug", "ansible.builtin.debug"):
+        msg = res.get("msg")
+        if isinstance(msg, str) and msg.lstrip().startswith(_ROLE_WARNING):
+            host = data.get("host")
+            text = " ".join(msg.split()).removeprefix(_ROLE_WARNING).strip()
+            found.append(f"{host}: {text}" if host else text)
+    stdout = event.get("stdout")
+    if isinstance(stdout, str) and "WARNING]:" in stdout:
+        current: list[str] | None = None
+        for line in [*stdout.splitlines(), ""]:
+            text = line.strip()
+            if text.startswith(_WARNING_LINE) or not text:  # a warning starts, or its block ends
+                if current:
+                    found.append(" ".join(" ".join(current).split()))
+                current = [text.split(":", 1)[1]] if text else None
+            elif current is not None:
+                current.append(text)  # Ansible wraps long warnings onto the next lines
+    return [w if len(w) <= 600 else w[:597] + "..." for w in found if w]
 
 
 def failure_message(res: Mapping[str, Any]) -> str:
@@ -262,7 +301,7 @@ class _Interrupt:
 
 def run_playbook(
     name: str | Path,
-    inventory: Path | str,
+    inventory: Path | str | Sequence[Path | str],
     *,
     limit: str | None = None,
     tags: str | None = None,
@@ -274,6 +313,7 @@ def run_playbook(
     verbosity: int = 0,
     runs_dir: Path | None = None,
     display: EventHandler | None = None,
+    args: AnsibleArgs | None = None,
 ) -> RunResult:
     """Run a playbook with ansible-runner; return per-host stats and failures.
 
@@ -281,17 +321,33 @@ def run_playbook(
     `extra_vars.extra_vars_sources`): mappings are written to 0600 temp files outside the
     artifacts and deleted afterwards, Paths (the user's own vars files) are passed as `-e @path`.
 
-    The caller validates the inventory first (`inventory.load_inventory`). Artifacts land in
+    `inventory` is one -i source or several (files, directories, `host1,host2,` lists). `args`
+    carries the pass-through options (ansible_args.AnsibleArgs; its check/diff/forks/verbosity
+    win over the keyword arguments of the same name); secrets it holds are 0600 temp files,
+    deleted by its caller (`AnsibleArgs.cleanup`).
+
+    The caller validates the inventory first (`inventory_sources.load_sources`). Artifacts land in
     a new per-run directory under `runs_dir` (default: `default_runs_dir()`).
     """
     import ansible_runner  # lazy: heavy import
 
+    from openshell_auto.inventory_sources import is_host_list
+
     playbook = resolve_playbook(name)
-    inventory_path = Path(inventory).resolve()
-    if not inventory_path.is_file():
-        raise InputError(f"{inventory_path}: inventory file not found; pass an existing file with -i")
-    if forks is not None and forks < 1:
-        raise InputError(f"--forks {forks}: must be 1 or more")
+    if args is None:
+        args = AnsibleArgs(check=check, diff=diff, forks=forks, verbosity=verbosity)
+    sources = [inventory] if isinstance(inventory, (str, Path)) else list(inventory)
+    inventories: list[str] = []
+    for source in sources:
+        if is_host_list(str(source)):
+            inventories.append(str(source))
+            continue
+        path = Path(source).resolve()
+        if not path.exists():
+            raise InputError(f"{path}: inventory file not found; pass an existing file with -i")
+        inventories.append(str(path))
+    if args.forks is not None and args.forks < 1:
+        raise InputError(f"--forks {args.forks}: must be 1 or more")
     content = paths.content()
     run_dir = new_run_dir(runs_dir, playbook.name)
     # ansible-runner reads settings only from env/settings (a `settings=` argument is dropped when
@@ -313,6 +369,8 @@ def run_playbook(
         raise
     collector = EventCollector(display)
     own = _envvars(content)
+    cmdline = build_cmdline(extra_vars_files=extra_files, tags=tags, skip_tags=skip_tags, check=False,
+                            diff=False) + args.cmdline()
     started = time.monotonic()
     try:
         with _Interrupt() as interrupt:
@@ -322,12 +380,11 @@ def run_playbook(
                 ident=run_dir.name,
                 project_dir=str(content.root),
                 playbook=str(playbook),
-                inventory=str(inventory_path),
+                inventory=inventories,
                 limit=limit,
-                forks=forks,
-                verbosity=verbosity or None,
-                cmdline=" ".join(_quote(a) for a in build_cmdline(
-                    extra_vars_files=extra_files, tags=tags, skip_tags=skip_tags, check=check, diff=diff)) or None,
+                forks=args.forks,
+                verbosity=args.verbosity or None,
+                cmdline=" ".join(_quote(a) for a in cmdline) or None,
                 envvars=own,
                 event_handler=collector,
                 cancel_callback=interrupt.cancelled,
@@ -361,7 +418,7 @@ def run_playbook(
             message = _stdout_tail(run_dir) or f"ansible-playbook ended with status {status}, rc {rc}"
     return RunResult(playbook=str(playbook.name), status=status, rc=rc, exit_code=exit_code,
                      artifacts_dir=str(run_dir), hosts=hosts, failures=failures, duration_s=duration,
-                     message=message)
+                     message=message, warnings=list(collector.warnings)[:MAX_WARNINGS])
 
 
 def _extra_vars_chunks(extra_vars: ExtraVars | None) -> list[Mapping[str, Any] | Path]:
@@ -374,15 +431,72 @@ def _extra_vars_chunks(extra_vars: ExtraVars | None) -> list[Mapping[str, Any] |
     return [item for item in extra_vars if isinstance(item, Path) or item]
 
 
-def _envvars(content: paths.ContentPaths) -> dict[str, str]:
+def user_ansible_cfg() -> Path | None:
+    """The ansible.cfg Ansible itself would use when run from here: ANSIBLE_CONFIG, ./ansible.cfg
+    (unless the directory is world-writable), ~/.ansible.cfg, /etc/ansible/ansible.cfg; first
+    readable one wins (ansible-core's config.manager.find_ini_config_file), else None."""
+    from ansible.config.manager import find_ini_config_file
+
+    found = find_ini_config_file()
+    return Path(found).resolve() if found else None
+
+
+def ansible_config_env(content: paths.ContentPaths) -> dict[str, str]:
+    """The Ansible settings of a run, as environment variables (all config in one place).
+
+    A user's ansible.cfg in force (`user_ansible_cfg`) stays in force, given by absolute path
+    because ansible-playbook runs in the content root, whose own ansible.cfg would otherwise win:
+    remote_user, private_key_file, [privilege_escalation], forks, ssh settings, callbacks ... are
+    the user's. Without one, the project's ansible.cfg applies. On top, only what the project
+    needs: its roles first on the roles path (the user's roles_path after them), the inventory
+    plugins the validation used (inventory_sources), no colour codes in the captured output, and
+    host key checking as configured (ansible-runner would turn it off when the variable is unset).
+    """
+    user_cfg = user_ansible_cfg()
+    config = user_cfg or content.ansible_cfg
+    settings = _config_values(config, ("DEFAULT_ROLES_PATH", "HOST_KEY_CHECKING", "DEFAULT_CALLBACK_PLUGIN_PATH",
+                                       "DEFAULT_STDOUT_CALLBACK"))
+    roles = [str(content.roles)]
+    roles += [str(p) for p in settings.get("DEFAULT_ROLES_PATH") or () if user_cfg and str(p) not in roles]
+    from openshell_auto.inventory_sources import inventory_enabled_env
+
     env = {
-        "ANSIBLE_CONFIG": str(content.ansible_cfg),
-        "ANSIBLE_ROLES_PATH": str(content.roles),
+        "ANSIBLE_CONFIG": str(config),
+        "ANSIBLE_ROLES_PATH": os.pathsep.join(roles),
+        "ANSIBLE_INVENTORY_ENABLED": inventory_enabled_env(),
         "ANSIBLE_NOCOLOR": "1",
-        # ansible-runner turns host key checking off unless told otherwise; keep ansible.cfg's
-        # (or the user's) choice.
-        "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
+        "ANSIBLE_HOST_KEY_CHECKING": str(bool(settings.get("HOST_KEY_CHECKING", True))),
     }
+    if user_cfg:
+        # ansible-runner sets its own callback path and stdout callback through the environment,
+        # which would hide the user's ini settings: hand them over the same way (it appends its
+        # callback directory and wraps the stdout callback named here).
+        callback_paths = [str(p) for p in settings.get("DEFAULT_CALLBACK_PLUGIN_PATH") or ()]
+        if callback_paths:
+            env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(callback_paths)
+        stdout_callback = settings.get("DEFAULT_STDOUT_CALLBACK")
+        if stdout_callback and stdout_callback not in ("default", "ansible.builtin.default"):
+            env["ANSIBLE_STDOUT_CALLBACK"] = str(stdout_callback)
+    return env
+
+
+def _config_values(config: Path, names: Sequence[str]) -> dict[str, Any]:
+    """Settings as ansible-playbook will see them with ANSIBLE_CONFIG=config (the caller's
+    ANSIBLE_* environment included)."""
+    from ansible.config.manager import ConfigManager
+
+    manager = ConfigManager(conf_file=str(config))
+    values: dict[str, Any] = {}
+    for name in names:
+        try:
+            values[name] = manager.get_config_value(name)
+        except Exception:  # noqa: BLE001 - a broken setting is ansible-playbook's to report
+            continue
+    return values
+
+
+def _envvars(content: paths.ContentPaths) -> dict[str, str]:
+    env = ansible_config_env(content)
     # ansible-playbook beside this interpreter first (a venv that is not activated).
     import sys
 

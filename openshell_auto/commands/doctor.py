@@ -14,20 +14,21 @@ from typing import Any
 import click
 
 from openshell_auto.errors import EXIT_FAILED, EXIT_OK, InputError
+from openshell_auto.options import ansible_args_from, ansible_options, inventory_option
 
 
 def gather(
     playbook: str,
     *,
-    inventory: Path,
+    inventory: Sequence[Path | str],
     bundle: Path,
     output_vars: Sequence[str],
     limit: str | None,
     extra_vars: Sequence[str],
-    verbosity: int,
     json_output: bool,
     artifacts_dir: Path | None,
     quiet_verdict: str,
+    args: Any = None,
 ) -> tuple[dict[str, dict[str, Any]], Any]:
     """Validate the inventory, run `playbook` with the bundle directory in `output_vars`,
     and return (material per host, RunResult). Raises InputError on bad input (exit 2).
@@ -35,29 +36,33 @@ def gather(
     prints the same table and sets its exit code itself, and a failed check is not a run problem."""
     from rich.console import Console
 
+    import contextlib
+
     from openshell_auto import doctor
+    from openshell_auto.ansible_args import AnsibleArgs
     from openshell_auto.extra_vars import parse_extra_vars
-    from openshell_auto.inventory import load_inventory
-    from openshell_auto.options import check_limit
+    from openshell_auto.inventory_sources import load_sources
+    from openshell_auto.options import ask_secret, check_limit
     from openshell_auto.progress import make_progress
     from openshell_auto.runner import run_playbook
 
+    args = args if args is not None else AnsibleArgs()
     variables = parse_extra_vars(extra_vars)
-    classified = load_inventory(inventory, variables)
+    classified = load_sources(list(inventory), variables)
     check_limit(limit, classified.hosts, list(classified.inventory.groups))
     bundle.mkdir(parents=True, exist_ok=True)
     for name in output_vars:
         variables[name] = str(bundle.resolve())
     variables[quiet_verdict] = False
     console = Console(stderr=True)
-    progress = make_progress(console, playbook, quiet=json_output)
-    if progress is not None:
-        with progress:
-            result = run_playbook(playbook, inventory, limit=limit, extra_vars=variables, verbosity=verbosity,
-                                  runs_dir=artifacts_dir, display=progress)
-    else:
-        result = run_playbook(playbook, inventory, limit=limit, extra_vars=variables, verbosity=verbosity,
-                              runs_dir=artifacts_dir)
+    args.prompt_secrets(ask_secret)
+    try:
+        progress = make_progress(console, playbook, quiet=json_output, stream=args.streams)
+        with progress if progress is not None else contextlib.nullcontext():
+            result = run_playbook(playbook, list(inventory), limit=limit, extra_vars=variables,
+                                  runs_dir=artifacts_dir, display=progress, args=args)
+    finally:
+        args.cleanup()
     materials = doctor.load_bundle(bundle) if (bundle / "hosts").is_dir() else {}
     return materials, result
 
@@ -69,16 +74,16 @@ def run_failures(result: Any) -> list[str]:
 
 
 @click.command("doctor")
-@click.option("-i", "--inventory", type=click.Path(path_type=Path), required=True, help="YAML inventory file.")
+@inventory_option
 @click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=None,
               help="Write the support bundle (raw material per host, findings) to DIR.")
 @click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups.")
 @click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Set a variable.")
 @click.option("--json", "json_output", is_flag=True, help="Print the findings as JSON.")
-@click.option("-v", "--verbose", "verbosity", count=True, help="More Ansible output in the artifacts.")
+@ansible_options
 @click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR", help="Parent of the run directory.")
-def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extra_vars: tuple[str, ...],
-               json_output: bool, verbosity: int, artifacts_dir: Path | None) -> None:
+def doctor_cmd(inventory: tuple[str, ...], output_dir: Path | None, limit: str | None, extra_vars: tuple[str, ...],
+               json_output: bool, artifacts_dir: Path | None, **ansible: Any) -> None:
     """Diagnose the CDI-mode GPU stack without changing anything; exit 1 when a finding is an error.
 
     Gathers toolkit packages, CDI names and spec files, refresh units, k3s's containerd nvidia
@@ -86,6 +91,7 @@ def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extr
     (join token, kubeconfig, containerd registry auth, pod env) never enter the bundle."""
     from openshell_auto import doctor
 
+    args = ansible_args_from(ansible)
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise InputError(f"-o {output_dir}: field output: is not a directory; give a new or empty directory")
     if output_dir is not None and output_dir.exists() and any(output_dir.iterdir()):
@@ -94,8 +100,8 @@ def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extr
     try:
         materials, result = gather("doctor.yml", inventory=inventory, bundle=bundle,
                                    output_vars=["openshell_doctor_output_dir"], quiet_verdict="openshell_doctor_fail",
-                                   limit=limit, extra_vars=extra_vars,
-                                   verbosity=verbosity, json_output=json_output, artifacts_dir=artifacts_dir)
+                                   limit=limit, extra_vars=extra_vars, args=args,
+                                   json_output=json_output, artifacts_dir=artifacts_dir)
         found = doctor.findings(materials) if materials else []
         problems = run_failures(result)
         if output_dir is not None:

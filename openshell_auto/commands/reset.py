@@ -18,6 +18,6 @@ def reset(yes: bool, **options: Any) -> None:
     if not yes and not options.get("check"):
         raise InputError(
             "field yes: reset deletes k3s, its data dir (/var/lib/rancher/k3s) and every workload on "
-            f"the hosts of {options['inventory']}; pass --yes to confirm (or --check for a dry run)"
+            f"the hosts of {', '.join(map(str, options['inventory']))}; pass --yes to confirm (or --check for a dry run)"
         )
     raise SystemExit(execute_playbook("reset.yml", **options))

@@ -7,34 +7,37 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
 from openshell_auto.commands.doctor import gather, run_failures
 from openshell_auto.errors import EXIT_FAILED, EXIT_OK
+from openshell_auto.options import ansible_args_from, ansible_options, inventory_option
 
 
 @click.command("verify")
-@click.option("-i", "--inventory", type=click.Path(path_type=Path), required=True, help="YAML inventory file.")
+@inventory_option
 @click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups.")
 @click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Set a variable.")
 @click.option("--json", "json_output", is_flag=True, help="Print the checks as JSON.")
 @click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=None,
               help="Keep the gathered material and the result in DIR.")
-@click.option("-v", "--verbose", "verbosity", count=True, help="More Ansible output in the artifacts.")
+@ansible_options
 @click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR", help="Parent of the run directory.")
-def verify_cmd(inventory: Path, limit: str | None, extra_vars: tuple[str, ...], json_output: bool,
-               output_dir: Path | None, verbosity: int, artifacts_dir: Path | None) -> None:
+def verify_cmd(inventory: tuple[str, ...], limit: str | None, extra_vars: tuple[str, ...], json_output: bool,
+               output_dir: Path | None, artifacts_dir: Path | None, **ansible: Any) -> None:
     """Check every GPU host and the cluster end to end, including a GPU smoke pod
     (nvidia-smi -L, no runtimeClassName, deleted afterwards). Exit 1 on any failed check."""
     from openshell_auto import verify
 
+    args = ansible_args_from(ansible)
     bundle = output_dir or Path(tempfile.mkdtemp(prefix="openshell-verify-"))
     try:
         materials, result = gather("verify.yml", inventory=inventory, bundle=bundle,
                                    output_vars=["openshell_doctor_output_dir", "openshell_verify_output_dir"],
                                    quiet_verdict="openshell_verify_fail",
-                                   limit=limit, extra_vars=extra_vars, verbosity=verbosity,
+                                   limit=limit, extra_vars=extra_vars, args=args,
                                    json_output=json_output, artifacts_dir=artifacts_dir)
         smoke_file = bundle / "smoke.json"
         smoke = json.loads(smoke_file.read_text()) if smoke_file.is_file() else None
