@@ -481,17 +481,19 @@ def ansible_config_env(content: paths.ContentPaths) -> dict[str, str]:
 
 
 def _config_values(config: Path, names: Sequence[str]) -> dict[str, Any]:
-    """Settings as ansible-playbook will see them with ANSIBLE_CONFIG=config (the caller's
-    ANSIBLE_* environment included)."""
+    """Settings that ansible.cfg `config` or the caller's ANSIBLE_* environment set (Ansible's
+    defaults left out: ansible-playbook applies them itself)."""
     from ansible.config.manager import ConfigManager
 
     manager = ConfigManager(conf_file=str(config))
     values: dict[str, Any] = {}
     for name in names:
         try:
-            values[name] = manager.get_config_value(name)
+            value, origin = manager.get_config_value_and_origin(name)
         except Exception:  # noqa: BLE001 - a broken setting is ansible-playbook's to report
             continue
+        if origin != "default":
+            values[name] = value
     return values
 
 
