@@ -16,6 +16,8 @@ checked with the same field rules (hostile values, names, types) without line nu
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -137,12 +139,15 @@ def _from_plugin(name: str, source: str, path: Path) -> Inventory:
         raise InputError(f"{shown}: field inventory: not an inventory {name} source; pass a YAML, INI or TOML "
                          "inventory file, a directory of them, or host1,host2,")
     try:
-        plugin.parse(data, DataLoader(), source, cache=False)
+        # Ansible's own warnings (e.g. on group names) would be multi-line noise on stderr: the
+        # checks below name every problem themselves, one line each.
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            plugin.parse(data, DataLoader(), source, cache=False)
+            data.reconcile_inventory()
     except (AnsibleError, ValueError, TypeError) as exc:
         reason = " ".join(str(getattr(exc, "message", None) or exc).split())[:300]
         raise InputError(f"{shown}: field inventory: Ansible's {name} plugin cannot parse it ({reason}); "
                          "fix the file at that place") from exc
-    data.reconcile_inventory()
     return _to_model(data, path)
 
 

@@ -1,7 +1,7 @@
 """Run the corpus of bad inputs (tests/corpus/) through the CLI and check each is rejected cleanly.
 
 Every file in tests/corpus/<kind>/ starts with `# expect: <text>`: the message it must produce.
-Kinds: inventory (`provision -i FILE`), vars (`provision -i <valid inventory> -e @FILE`) and
+Kinds: inventory (`provision -i FILE`), inventory_ini (the same with an INI inventory), vars (`provision -i <valid inventory> -e @FILE`) and
 sandbox (`sandbox render --from-file FILE`). GENERATED adds inputs a repository cannot hold as
 files (a FIFO, /dev/zero, binary data, a symlink loop, a regular file where a directory is due).
 
@@ -55,7 +55,7 @@ def _file_case(path: Path) -> Case:
     kind = path.parent.name
 
     def build(work: Path) -> tuple[list[str], str]:
-        if kind == "inventory":
+        if kind in ("inventory", "inventory_ini"):
             return ["provision", "-i", str(path)], str(path)
         if kind == "vars":
             valid = work / "hosts.yml"
@@ -98,6 +98,23 @@ def _with_valid(argv: Callable[[Path, Path], list[str]], named: Callable[[Path],
     return build
 
 
+def _script(work: Path) -> tuple[list[str], str]:
+    script = work / "inventory.sh"
+    script.write_text(f"#!/bin/sh\ntouch {work / 'owned'}\necho '{{}}'\n")
+    script.chmod(0o755)
+    return ["provision", "-i", str(script)], str(script)
+
+
+def _ini_dir(work: Path) -> tuple[list[str], str]:
+    """A directory inventory whose group_vars/ file holds a lookup."""
+    inv = work / "inv"
+    (inv / "group_vars").mkdir(parents=True)
+    (inv / "hosts.ini").write_text("[openshell_servers]\nserver1 ansible_host=127.0.0.1 ansible_port=9\n")
+    bad = inv / "group_vars" / "all.yml"
+    bad.write_text("k3s_token: \"{{ lookup('file', '/etc/shadow') }}\"\n")
+    return ["provision", "-i", str(inv)], str(bad)
+
+
 def _big(work: Path) -> tuple[list[str], str]:
     path = work / "big.yml"
     lines = [VALID] + [f"        node{i:06d}:\n" for i in range(150_000)] + ["    stray:\n      hosts:\n        orphan:\n"]
@@ -124,11 +141,14 @@ GENERATED = [
     Case("generated/doctor-output-is-a-file", "is not a directory", _with_valid(
         lambda w, v: ["doctor", "-i", str(v), "-o", str(w / "plain-file")], lambda w: w / "plain-file")),
     Case("generated/150k-hosts", "more than", _big),
+    Case("generated/inventory-script", "inventory script", _script),
+    Case("generated/inventory-dir-group-vars-lookup", "call of `lookup(...)`", _ini_dir),
 ]
 
 
 def cases() -> list[Case]:
-    return [_file_case(p) for p in sorted(CORPUS.glob("*/*.yml"))] + GENERATED
+    files = sorted([*CORPUS.glob("*/*.yml"), *CORPUS.glob("inventory_ini/*.ini")])
+    return [_file_case(p) for p in files] + GENERATED
 
 
 @contextmanager
