@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from openshell_auto.errors import InputError
-from openshell_auto.input_files import read_text
+from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedSafeLoader, range_size, read_text
 from openshell_auto.inventory import (Classified, GroupDef, Inventory, Opaque, VarBlock, _load_vars_file,
                                       _vars_files, classify, parse_inventory)
 
@@ -91,8 +91,10 @@ def _is_yaml_file(path: Path) -> bool:
         return True  # the YAML path reports it
     if text.startswith("#!"):
         return False
-    try:
-        return isinstance(yaml.safe_load(text), dict)
+    try:  # bounded nesting and aliases: an alias bomb is refused, not expanded
+        return isinstance(yaml.load(text, Loader=BoundedSafeLoader), dict)  # noqa: S506 - SafeLoader subclass
+    except (yaml.composer.ComposerError, RecursionError):
+        return True  # YAML past the bounds: the YAML path says so
     except yaml.YAMLError:
         return False
 
@@ -120,6 +122,11 @@ def _parse_file(path: Path, extra_vars: Mapping[str, Any] | None) -> Inventory:
     text = read_text(path, "inventory", "pass an existing file or directory with -i")
     if text.startswith("#!") or os.access(path, os.X_OK):
         raise InputError(f"{path}: field inventory: is an inventory script; {_WAY_OUT.format(src=path)}")
+    for number, line in enumerate(text.splitlines(), 1):  # Ansible expands ranges while it parses
+        for token in line.split():
+            if range_size(token) > MAX_RANGE_HOSTS:
+                raise InputError(f"{path}:{number}: field hosts: host pattern `{token[:60]}` expands to more than "
+                                 f"{MAX_RANGE_HOSTS} hosts; use a smaller range")
     plugin = "toml" if path.suffix == ".toml" else "ini"
     return _from_plugin(plugin, str(path.resolve()), path)
 

@@ -115,6 +115,15 @@ def _ini_dir(work: Path) -> tuple[list[str], str]:
     return ["provision", "-i", str(inv)], str(bad)
 
 
+def _bomb_in_dir(work: Path) -> tuple[list[str], str]:
+    """A directory inventory whose suffix-less file is a YAML alias bomb."""
+    inv = work / "inv"
+    inv.mkdir()
+    bomb = inv / "hosts"
+    bomb.write_text("".join(CORPUS.joinpath("inventory", "alias-bomb.yml").read_text().splitlines(True)[1:]))
+    return ["provision", "-i", str(inv)], str(bomb)
+
+
 def _big(work: Path) -> tuple[list[str], str]:
     path = work / "big.yml"
     lines = [VALID] + [f"        node{i:06d}:\n" for i in range(150_000)] + ["    stray:\n      hosts:\n        orphan:\n"]
@@ -142,6 +151,7 @@ GENERATED = [
         lambda w, v: ["doctor", "-i", str(v), "-o", str(w / "plain-file")], lambda w: w / "plain-file")),
     Case("generated/150k-hosts", "more than", _big),
     Case("generated/inventory-script", "inventory script", _script),
+    Case("generated/inventory-dir-alias-bomb", "aliases", _bomb_in_dir),
     Case("generated/inventory-dir-group-vars-lookup", "call of `lookup(...)`", _ini_dir),
 ]
 
