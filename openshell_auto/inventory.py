@@ -426,6 +426,8 @@ def _load_vars_file(path: Path, kind: str, owner: str, errors: list[str]) -> Var
         return None
     if data is None:
         return None
+    if isinstance(data, str) and data.startswith("$ANSIBLE_VAULT;"):
+        return None  # a vault-encrypted file: Ansible decrypts it; like a !vault value, not checked here
     if not isinstance(data, dict):
         errors.append(f"{path}: {kind} {owner}: file must be a mapping of variable: value")
         return None

@@ -232,6 +232,22 @@ def test_directory_with_group_vars_and_several_sources(home: Path) -> None:
     assert f"{inv / 'group_vars' / 'all.yml'}:1: group all: field k3s_version" in result.stderr
 
 
+def test_toml_inventory_and_a_vault_encrypted_group_vars_file(home: Path) -> None:
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    inv = home / "inv"
+    (inv / "group_vars").mkdir(parents=True)
+    (inv / "hosts.toml").write_text('[openshell_servers.hosts.server1]\n')
+    secret = VaultLib([("default", VaultSecret(b"file-pw-0c4e"))]).encrypt(
+        f"ansible_connection: local\nansible_python_interpreter: {sys.executable}\n")
+    (inv / "group_vars" / "all.yml").write_bytes(secret)
+    password_file = home / "vault-pass"
+    password_file.write_text("file-pw-0c4e\n")
+    result = _invoke("-i", str(inv), "--vault-password-file", str(password_file), "--json")
+    assert result.exit_code == 0, result.output  # the local connection came from the decrypted file
+    assert set(json.loads(result.stdout)["hosts"]) == {"server1"}
+
+
 @pytest.mark.parametrize(("text", "expect"), [
     ("[openshell_servers]\nserver1 ansible_host=\"{{ lookup('pipe', 'touch MARKER') }}\"\n", "lookup"),
     ("[openshell_servers]\n../x ansible_host=127.0.0.1\n", "host name"),
