@@ -2,8 +2,9 @@
 them), turned into ansible-playbook arguments.
 
 Secrets never reach a command line, the environment or the run's artifacts: a password typed at
-a prompt (-K, --ask-vault-pass, --vault-id LABEL@prompt) is written to a 0600 file in the system
-temp directory, outside the artifacts, passed as --become-password-file / --vault-id LABEL@FILE and
+a prompt (-k, -K, --ask-vault-pass, --vault-id LABEL@prompt, or ask_pass / become_ask_pass /
+ask_vault_pass of the ansible.cfg in force) is written to a 0600 file in the system
+temp directory, outside the artifacts, passed as --connection-password-file / --become-password-file / --vault-id LABEL@FILE and
 deleted when the run ends. Ansible reads such a file as the password itself (it would run it
 only if it were executable; these files never are).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class AnsibleArgs:
     private_key: Path | None = None
     become: bool = False
     become_user: str | None = None
+    ask_pass: bool = False
     ask_become_pass: bool = False
     vault_ids: tuple[str, ...] = ()
     ask_vault_pass: bool = False
@@ -50,6 +52,7 @@ class AnsibleArgs:
     # filled by prompt_secrets(): 0600 files to pass and delete afterwards
     secret_files: list[Path] = field(default_factory=list)
     _become_file: Path | None = None
+    _connection_file: Path | None = None
     _vault_files: dict[str, Path] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -74,10 +77,16 @@ class AnsibleArgs:
                 raise InputError(f"--vault-id {vault_id}: field vault-id: password file {source} not found; "
                                  "give an existing file or LABEL@prompt")
 
-    def prompt_secrets(self, ask: Callable[[str], str]) -> None:
-        """Ask for every password the options call for (ask(prompt) reads it without echo) and
-        keep each in a 0600 temp file. Call once, after validation; `cleanup()` deletes them."""
+    def prompt_secrets(self, ask: Callable[[str], str], config_asks: Collection[str] = ()) -> None:
+        """Ask for every password the options, or the config in force (`config_asks`, see
+        runner.config_prompts), call for (ask(prompt) reads it without echo) and keep each in a
+        0600 temp file. Call once, after validation; `cleanup()` deletes them."""
+        self.ask_pass = self.ask_pass or "connection" in config_asks
+        self.ask_become_pass = self.ask_become_pass or "become" in config_asks
+        self.ask_vault_pass = self.ask_vault_pass or "vault" in config_asks
         try:
+            if self.ask_pass:
+                self._connection_file = self._secret_file(ask("SSH password"))
             if self.ask_become_pass:
                 self._become_file = self._secret_file(ask("BECOME password"))
             if self.ask_vault_pass:
@@ -115,9 +124,12 @@ class AnsibleArgs:
             args.append("--become")
         if self.become_user:
             args += ["--become-user", self.become_user]
-        if self.ask_become_pass:
-            if self._become_file is None:
+        if self.ask_pass or self.ask_become_pass or self.ask_vault_pass:
+            if not self.secret_files:
                 raise RuntimeError("prompt_secrets() was not called")
+        if self._connection_file is not None:
+            args += ["--connection-password-file", str(self._connection_file)]
+        if self._become_file is not None:
             args += ["--become-password-file", str(self._become_file)]
         for vault_id in self.vault_ids:
             label, source, _ = split_vault_id(vault_id)
@@ -134,6 +146,18 @@ class AnsibleArgs:
         if self.diff:
             args.append("--diff")
         return args
+
+    def env(self) -> dict[str, str]:
+        """Settings that stop ansible-playbook from prompting again for a password given as a
+        file (ask_pass / become_ask_pass / ask_vault_pass of ansible.cfg would win over it)."""
+        env: dict[str, str] = {}
+        if self._connection_file is not None:
+            env["ANSIBLE_ASK_PASS"] = "False"
+        if self._become_file is not None:
+            env["ANSIBLE_BECOME_ASK_PASS"] = "False"
+        if "default" in self._vault_files and self.ask_vault_pass:
+            env["ANSIBLE_ASK_VAULT_PASS"] = "False"
+        return env
 
     @property
     def streams(self) -> bool:

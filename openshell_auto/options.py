@@ -1,6 +1,6 @@
 """Options and the run-a-playbook flow shared by provision, verify, doctor and reset.
 
-The common ansible-playbook options (-u, --private-key, -b, -K, --become-user, --vault-id,
+The common ansible-playbook options (-u, --private-key, -k, -b, -K, --become-user, --vault-id,
 --ask-vault-pass, --vault-password-file, -D, -f, -v) are declared once, in `ansible_options`,
 and collected into an ansible_args.AnsibleArgs by `ansible_args_from`; `-i` (repeatable, every
 source inventory_sources accepts) once, in `inventory_option`.
@@ -55,18 +55,20 @@ def inventory_option(func: F) -> F:
 
 
 # The common ansible-playbook options, passed through as ansible-playbook takes them.
-ANSIBLE_OPTION_NAMES = ("user", "private_key", "become", "become_user", "ask_become_pass", "vault_ids",
+ANSIBLE_OPTION_NAMES = ("user", "private_key", "ask_pass", "become", "become_user", "ask_become_pass", "vault_ids",
                         "ask_vault_pass", "vault_password_files", "diff", "forks", "verbosity")
 
 
 def ansible_options(func: F) -> F:
-    """-u, --private-key, -b, -K, --become-user, --vault-id, --ask-vault-pass,
+    """-u, --private-key, -k, -b, -K, --become-user, --vault-id, --ask-vault-pass,
     --vault-password-file, -D, -f, -v: as ansible-playbook takes them; unset ones come from
     ansible.cfg (the user's when one is in force)."""
     return _apply(func, [
         click.option("-u", "--user", "user", metavar="USER", help="Connect as this user (remote_user)."),
         click.option("--private-key", "--key-file", "private_key", type=click.Path(path_type=Path), metavar="FILE",
                      help="SSH private key file (private_key_file)."),
+        click.option("-k", "--ask-pass", "ask_pass", is_flag=True,
+                     help="Ask for the connection (SSH) password (kept out of logs and artifacts)."),
         click.option("-b", "--become", "become", is_flag=True, help="Run tasks with privilege escalation (become)."),
         click.option("--become-user", "become_user", metavar="USER", help="Become this user (default root)."),
         click.option("-K", "--ask-become-pass", "ask_become_pass", is_flag=True,
@@ -91,13 +93,22 @@ def ansible_args_from(options: dict[str, Any], check: bool = False) -> Any:
 
     values = {name: options.pop(name) for name in ANSIBLE_OPTION_NAMES if name in options}
     args = AnsibleArgs(
-        user=values.get("user"), private_key=values.get("private_key"), become=bool(values.get("become")),
+        user=values.get("user"), private_key=values.get("private_key"), ask_pass=bool(values.get("ask_pass")),
+        become=bool(values.get("become")),
         become_user=values.get("become_user"), ask_become_pass=bool(values.get("ask_become_pass")),
         vault_ids=tuple(values.get("vault_ids") or ()), ask_vault_pass=bool(values.get("ask_vault_pass")),
         vault_password_files=tuple(values.get("vault_password_files") or ()), check=check,
         diff=bool(values.get("diff")), forks=values.get("forks"), verbosity=int(values.get("verbosity") or 0))
     args.validate()
     return args
+
+
+def prompt_secrets(args: Any) -> None:
+    """Ask for the passwords the options and the ansible.cfg in force call for (after validation)."""
+    from openshell_auto import paths
+    from openshell_auto.runner import config_prompts
+
+    args.prompt_secrets(ask_secret, config_prompts(paths.content()))
 
 
 def ask_secret(prompt: str) -> str:
@@ -177,7 +188,7 @@ def execute_playbook(
         raise
 
     console = Console(stderr=json_output)
-    args.prompt_secrets(ask_secret)
+    prompt_secrets(args)
     try:
         progress = make_progress(console, playbook, quiet=json_output, stream=args.streams)
         with progress if progress is not None else contextlib.nullcontext():

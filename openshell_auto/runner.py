@@ -368,7 +368,7 @@ def run_playbook(
             file.unlink(missing_ok=True)
         raise
     collector = EventCollector(display)
-    own = _envvars(content)
+    own = {**_envvars(content), **args.env()}
     cmdline = build_cmdline(extra_vars_files=extra_files, tags=tags, skip_tags=skip_tags, check=False,
                             diff=False) + args.cmdline()
     started = time.monotonic()
@@ -478,6 +478,15 @@ def ansible_config_env(content: paths.ContentPaths) -> dict[str, str]:
         if stdout_callback and stdout_callback not in ("default", "ansible.builtin.default"):
             env["ANSIBLE_STDOUT_CALLBACK"] = str(stdout_callback)
     return env
+
+
+def config_prompts(content: paths.ContentPaths) -> set[str]:
+    """The passwords the config in force (ansible.cfg or ANSIBLE_* variables) asks for at start:
+    "connection" (ask_pass), "become" (become_ask_pass), "vault" (ask_vault_pass). The CLI asks
+    for them itself (ansible-playbook runs without a terminal under ansible-runner)."""
+    names = {"DEFAULT_ASK_PASS": "connection", "DEFAULT_BECOME_ASK_PASS": "become", "DEFAULT_ASK_VAULT_PASS": "vault"}
+    values = _config_values(user_ansible_cfg() or content.ansible_cfg, tuple(names))
+    return {names[name] for name, value in values.items() if value is True}
 
 
 def _config_values(config: Path, names: Sequence[str]) -> dict[str, Any]:

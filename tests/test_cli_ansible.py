@@ -182,6 +182,35 @@ def test_vault_password_decrypts_and_never_reaches_the_artifacts(home: Path) -> 
     assert not list(Path(tempfile.gettempdir()).glob("openshell-auto-secret-*"))
 
 
+def test_passwords_the_users_config_asks_for_are_asked_once_by_the_cli(home: Path) -> None:
+    """become_ask_pass in the user's ansible.cfg: ansible-playbook, without a terminal under
+    ansible-runner, would wait at its own prompt for ever; the CLI asks and passes a file."""
+    import subprocess
+
+    (home / "ansible.cfg").write_text("[privilege_escalation]\nbecome_ask_pass = True\n")
+    inventory = _yaml_inventory(home / "hosts.yml")
+    code = ("import sys; from openshell_auto import cli; "
+            "cli.COMMANDS['userrun'] = 'test_cli_ansible:cli_ansible_user'; sys.argv[0] = 'openshell-auto'; cli.main()")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(paths.content().root)])}
+    proc = subprocess.Popen([sys.executable, "-c", code, "userrun", "-i", str(inventory), "--artifacts-dir", "runs",
+                             "--json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=home)
+    try:
+        stdout, stderr = proc.communicate("cfg-become-pw-19fa\n", timeout=90)
+    except subprocess.TimeoutExpired as exc:
+        from openshell_auto.proctree import stop_descendants
+
+        stop_descendants(proc.pid, grace_int=1, grace_term=1)  # ansible-playbook runs in a session of its own
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("ansible-playbook waited at its own password prompt") from exc
+    assert proc.returncode == 0, stdout + stderr
+    assert "BECOME password" in stderr
+    argv = json.loads(next((home / "runs").rglob("command")).read_text())["command"]
+    assert "--become-password-file" in argv
+    assert "cfg-become-pw-19fa" not in _artifacts_text(home / "runs")
+
+
 # --------------------------------------------------------------------------- console output
 def test_diff_output_reaches_the_console(home: Path) -> None:
     out = home / "out"

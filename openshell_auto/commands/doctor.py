@@ -42,7 +42,7 @@ def gather(
     from openshell_auto.ansible_args import AnsibleArgs
     from openshell_auto.extra_vars import parse_extra_vars
     from openshell_auto.inventory_sources import load_sources
-    from openshell_auto.options import ask_secret, check_limit
+    from openshell_auto.options import check_limit, prompt_secrets
     from openshell_auto.progress import make_progress
     from openshell_auto.runner import run_playbook
 
@@ -55,7 +55,7 @@ def gather(
         variables[name] = str(bundle.resolve())
     variables[quiet_verdict] = False
     console = Console(stderr=True)
-    args.prompt_secrets(ask_secret)
+    prompt_secrets(args)
     try:
         progress = make_progress(console, playbook, quiet=json_output, stream=args.streams)
         with progress if progress is not None else contextlib.nullcontext():
