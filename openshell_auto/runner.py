@@ -165,15 +165,10 @@ def event_warnings(event: Mapping[str, Any]) -> list[str]:
             found.append(f"{host}: {text}" if host else text)
     stdout = event.get("stdout")
     if isinstance(stdout, str) and "WARNING]:" in stdout:
-        current: list[str] | None = None
-        for line in [*stdout.splitlines(), ""]:
+        for line in stdout.splitlines():  # the warning's own line (help text and origin follow it)
             text = line.strip()
-            if text.startswith(_WARNING_LINE) or not text:  # a warning starts, or its block ends
-                if current:
-                    found.append(" ".join(" ".join(current).split()))
-                current = [text.split(":", 1)[1]] if text else None
-            elif current is not None:
-                current.append(text)  # Ansible wraps long warnings onto the next lines
+            if text.startswith(_WARNING_LINE):
+                found.append(" ".join(text.split(":", 1)[1].split()))
     return [w if len(w) <= 600 else w[:597] + "..." for w in found if w]
 
 

@@ -229,10 +229,10 @@ def test_warnings_are_printed_in_the_summary(home: Path) -> None:
 
 
 def test_ansibles_own_warning_lines_are_collected() -> None:
-    event = {"event": "runner_on_ok", "stdout": "[WARNING]: Module did something odd that Ansible\nwrapped here\n\nok",
-             "event_data": {"host": "h", "res": {"warnings": ["a module warning"]}}}
-    assert runner.event_warnings(event) == ["a module warning",
-                                            "Module did something odd that Ansible wrapped here"]
+    event = {"event": "runner_on_ok", "stdout": "[WARNING]: a module warning\nok: [h]\n"
+                                                "[DEPRECATION WARNING]: Something is deprecated.\nOrigin: x.yml:3:5",
+             "event_data": {"host": "h", "res": {"warnings": ["a module  warning"]}}}
+    assert list(dict.fromkeys(runner.event_warnings(event))) == ["a module warning", "Something is deprecated."]
 
 
 # --------------------------------------------------------------------------- inventory sources

@@ -110,11 +110,13 @@ def doctor_cmd(inventory: tuple[str, ...], output_dir: Path | None, limit: str |
         if json_output:
             click.echo(json.dumps({"findings": [f.to_dict() for f in found], "run_problems": problems,
                                    "bundle": str(bundle) if output_dir else None,
-                                   "artifacts_dir": result.artifacts_dir}, indent=2))
+                                   "artifacts_dir": result.artifacts_dir, "warnings": result.warnings}, indent=2))
         else:
             click.echo(doctor.report_text(found) if found else "no material gathered")
             for p in problems:
                 click.echo(f"run problem: {p}")
+            for warning in result.warnings:  # stderr: stdout keeps the table only
+                click.echo(f"WARNING: {warning}", err=True)
             if output_dir is not None:
                 click.echo(f"support bundle: {bundle}")
     finally:

@@ -47,12 +47,14 @@ def verify_cmd(inventory: tuple[str, ...], limit: str | None, extra_vars: tuple[
             (bundle / "verify.json").write_text(verify.to_json(checks) + "\n")
         if json_output:
             data = json.loads(verify.to_json(checks))
-            data.update(run_problems=problems, artifacts_dir=result.artifacts_dir)
+            data.update(run_problems=problems, artifacts_dir=result.artifacts_dir, warnings=result.warnings)
             click.echo(json.dumps(data, indent=2))
         else:
             click.echo(verify.table_text(checks) if checks else "no material gathered")
             for p in problems:
                 click.echo(f"run problem: {p}")
+            for warning in result.warnings:  # stderr: stdout keeps the table only
+                click.echo(f"WARNING: {warning}", err=True)
     finally:
         if output_dir is None:
             shutil.rmtree(bundle, ignore_errors=True)
