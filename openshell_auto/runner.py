@@ -235,6 +235,9 @@ class _Interrupt:
         self.signum = signum
 
     def __enter__(self) -> _Interrupt:
+        from openshell_auto.proctree import adopt_orphans
+
+        adopt_orphans(True)  # what the run detaches (ssh ControlPersist masters) stays in its tree
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -243,6 +246,9 @@ class _Interrupt:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        from openshell_auto.proctree import adopt_orphans
+
+        adopt_orphans(False)
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
