@@ -430,6 +430,3 @@ def _stdout_tail(run_dir: Path, lines: int = 8) -> str:
     text = [line for line in stdout.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     return " | ".join(text[-lines:])
 
-
-def artifact_files(run_dir: Path) -> Sequence[Path]:
-    return sorted(p for p in run_dir.rglob("*") if p.is_file())
