@@ -91,13 +91,7 @@ def template_problem(value: str) -> str | None:
                nodes.Not, nodes.Neg, nodes.Pos, nodes.Compare, nodes.Operand, nodes.Concat, nodes.BinExpr,
                nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair, nodes.Keyword, nodes.Slice, nodes.If,
                nodes.For, nodes.Assign, nodes.Break, nodes.Continue)
-    exempt: set[int] = set()
     for node in tree.find_all(nodes.Node):
-        if id(node) in exempt:
-            continue
-        if isinstance(node, nodes.Call) and _molecule_env_lookup(node):
-            exempt.add(id(node.node))
-            continue
         if not isinstance(node, allowed):
             return f"Jinja `{type(node).__name__}` statements are not allowed in inventory values; " \
                    "use plain {{ variable }} references and filters"
@@ -151,19 +145,6 @@ def _named_function_problem(node: Any) -> str | None:
     if position > 0 and arg.value in UNSAFE_TESTS:
         return f"test `{arg.value}` looks at the controller's files; inventory values may not use it"
     return None
-
-
-def _molecule_env_lookup(node: Any) -> bool:
-    """`lookup('env', 'MOLECULE_...')`: what Molecule writes into every inventory it generates
-    (molecule_file, molecule_yml, ...). Reads one of Molecule's own environment variables; runs
-    nothing and reads no file."""
-    from jinja2 import nodes
-
-    return (isinstance(node.node, nodes.Name) and node.node.name == "lookup" and not node.kwargs
-            and node.dyn_args is None and node.dyn_kwargs is None and len(node.args) == 2
-            and all(isinstance(a, nodes.Const) and isinstance(a.value, str) for a in node.args)
-            and node.args[0].value in ("env", "ansible.builtin.env")
-            and re.fullmatch(r"MOLECULE_[A-Z_]+", node.args[1].value) is not None)
 
 
 def _call_problem(node: Any) -> str | None:

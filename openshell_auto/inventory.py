@@ -31,7 +31,6 @@ from openshell_auto.k3s_release import k3s_version_problem
 from openshell_auto.specs import Specs, load_specs
 
 GROUP_KEYS = ("hosts", "children", "vars")
-GROUP_NAME_VARS = ("openshell_server_group", "openshell_agent_group", "openshell_gpu_group")
 _RANGE = re.compile(r"\[[^\]]*:[^\]]*\]")
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 

@@ -31,6 +31,8 @@ from openshell_auto.errors import EXIT_BAD_INPUT, InputError
 F = TypeVar("F", bound=Callable[..., Any])
 
 _PATTERN_CHARS = set("*?[]~!&@:")
+# Playbooks that copy the air-gap source files (`*_src`) to hosts: those files must exist first.
+PLAYBOOKS_READING_SOURCES = frozenset({"site.yml"})
 
 
 def extra_vars_option(func: F) -> F:
@@ -170,6 +172,7 @@ def execute_playbook(
     """
     from rich.console import Console
 
+    from openshell_auto.airgap_sources import source_problems
     from openshell_auto.extra_vars import extra_vars_sources, parse_extra_vars
     from openshell_auto.inventory_sources import load_sources
     from openshell_auto.progress import make_progress, print_summary
@@ -181,6 +184,8 @@ def execute_playbook(
         variables = parse_extra_vars(extra_vars)
         classified = load_sources(sources, variables)
         check_limit(limit, classified.hosts, list(classified.inventory.groups))
+        if playbook in PLAYBOOKS_READING_SOURCES and (missing := source_problems(classified.inventory)):
+            raise InputError(missing)
     except InputError as exc:
         if json_output:
             print(json.dumps({"playbook": playbook, "status": "invalid_input", "exit_code": EXIT_BAD_INPUT,

@@ -4,17 +4,35 @@ their own, so a signal to ansible-playbook's process group misses them) and what
 `stop_descendants` finds the tree through /proc (parent ids, Linux), then asks politely and
 gets firmer within a bounded grace period: SIGINT (ansible-playbook stops its workers), then
 SIGTERM, then SIGKILL, each to every process and its process group. Processes that detached from
-the tree before (an ssh ControlPersist master) are no longer its descendants and are left alone.
+the tree (daemon(3): fork, setsid, the parent exits) would be re-parented to init and lost; while
+a run is in progress `adopt_orphans` makes this process their "child subreaper" (Linux prctl
+PR_SET_CHILD_SUBREAPER), so they are re-parented here and stay in the tree. That is how ssh's
+ControlPersist master detaches (OpenSSH ssh.c `control_persist_detach`: fork, then daemon(1, 1)
+in the master), so a cancelled run stops the masters it started; masters that other runs started
+are not descendants and are left alone.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import time
 from pathlib import Path
 
 PROC = Path("/proc")
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+def adopt_orphans(enable: bool = True) -> bool:
+    """Become (or stop being) the child subreaper of everything this process starts, so processes
+    that detach from the run are re-parented here, not to init. False where the kernel refuses
+    (not Linux, or older than 3.4): the run goes on, detached processes are then out of reach."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:

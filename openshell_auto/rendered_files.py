@@ -28,8 +28,10 @@ RENDERED_FILES: list[RenderedFile] = [
     # Entries are appended by the roles' authors, e.g.
     # RenderedFile("nvidia_cdi", "nvidia-cdi-refresh.env.j2",
     #              "{{ nvidia_cdi_refresh_env_file }}", "gpu", "CDI refresh settings"),
-    RenderedFile("k3s", "config.yaml.j2", "{{ k3s_config_dir }}/config.yaml", "all",
+    RenderedFile("k3s", "config.yaml.j2", "{{ __k3s_config_file }}", "all",
                  "k3s configuration (server or agent, node labels, join URL; token kept in token-file)"),
+    RenderedFile("k3s", "k3s.service.j2", "{{ __k3s_unit_file }}", "all",
+                 "systemd unit of k3s (server) or k3s-agent (agent)"),
     RenderedFile("nvidia_device_plugin", "nvidia-device-plugin.yaml.j2", "{{ nvidia_device_plugin_manifest_file }}",
                  "first_server", "HelmChart: NVIDIA device plugin in CDI mode (k3s auto-deploy manifest)"),
     RenderedFile("nvidia_cdi", "nvidia-cdi-refresh.env.j2", "{{ nvidia_cdi_refresh_env_file }}", "gpu",

@@ -269,6 +269,9 @@ class _Interrupt:
         self.signum = signum
 
     def __enter__(self) -> _Interrupt:
+        from openshell_auto.proctree import adopt_orphans
+
+        adopt_orphans(True)  # what the run detaches (ssh ControlPersist masters) stays in its tree
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -277,6 +280,9 @@ class _Interrupt:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        from openshell_auto.proctree import adopt_orphans
+
+        adopt_orphans(False)
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
@@ -544,6 +550,3 @@ def _stdout_tail(run_dir: Path, lines: int = 8) -> str:
     text = [line for line in stdout.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     return " | ".join(text[-lines:])
 
-
-def artifact_files(run_dir: Path) -> Sequence[Path]:
-    return sorted(p for p in run_dir.rglob("*") if p.is_file())

@@ -150,14 +150,6 @@ def test_invalid_toml_is_named(plugin: ModuleType) -> None:
         plugin.k3s_containerd_cdi_enabled("version = 2\n[plugins\n")
 
 
-def test_base_template_append_is_invalid_toml() -> None:
-    """Why the role does not append to {{ template "base" . }}: the base already declares the CRI
-    table, and declaring it again is invalid TOML (containerd 1.7: "duplicated tables")."""
-    appended = K3S_131_CONFIG + '\n[plugins."io.containerd.grpc.v1.cri"]\n  enable_cdi = true\n'
-    with pytest.raises(tomllib.TOMLDecodeError):
-        tomllib.loads(appended)
-
-
 def test_fingerprint_tells_the_role_s_templates_from_the_user_s(plugin: ModuleType) -> None:
     assert plugin.k3s_cdi_template_fingerprint('{{ template "base" . }}\n[plugins."x"]\n') == ""
     assert plugin.k3s_cdi_template_fingerprint("") == ""

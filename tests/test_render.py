@@ -165,3 +165,33 @@ def test_airgap_example_inventory_renders_without_downloads(tmp_path: Path) -> N
     assert config["server"] == "https://10.0.0.10:6443"
     assert "nvidia.com/gpu.present=true" in config["node-label"]
     assert "token" not in config and config["token-file"]
+
+
+def _template_tasks(node: object) -> list[dict[str, str]]:
+    """`ansible.builtin.template` task arguments anywhere in a task list (blocks included)."""
+    found: list[dict[str, str]] = []
+    if isinstance(node, list):
+        for item in node:
+            found += _template_tasks(item)
+    elif isinstance(node, dict):
+        args = node.get("ansible.builtin.template")
+        if isinstance(args, dict):
+            found.append(args)
+        for key in ("block", "rescue", "always"):
+            found += _template_tasks(node.get(key))
+    return found
+
+
+def test_render_covers_every_template_the_roles_write_at_the_same_path() -> None:
+    """Each role template is registered for `render`, with the dest expression its task uses."""
+    import yaml
+
+    registry = {(e.role, e.template): e.dest for e in rendered_files.RENDERED_FILES}
+    written: dict[tuple[str, str], str] = {}
+    for tasks in sorted(paths.content().roles.glob("*/tasks/*.yml")):
+        role = tasks.parent.parent.name
+        for args in _template_tasks(yaml.safe_load(tasks.read_text())):
+            written[(role, args["src"])] = args["dest"]
+    templates = {(t.parent.parent.name, t.name) for t in paths.content().roles.glob("*/templates/*.j2")}
+    assert templates == set(written), "every template file is written by exactly the tasks found"
+    assert written == registry
