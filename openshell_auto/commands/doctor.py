@@ -35,7 +35,7 @@ def gather(
     prints the same table and sets its exit code itself, and a failed check is not a run problem."""
     from rich.console import Console
 
-    from openshell_auto import doctor
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor
     from openshell_auto.extra_vars import parse_extra_vars
     from openshell_auto.inventory import load_inventory
     from openshell_auto.options import check_limit
@@ -84,7 +84,7 @@ def doctor_cmd(inventory: Path, output_dir: Path | None, limit: str | None, extr
     Gathers toolkit packages, CDI names and spec files, refresh units, k3s's containerd nvidia
     handler, the device plugin (DaemonSet, logs, helm-install job), nodes and GPU pods. Secrets
     (join token, kubeconfig, containerd registry auth, pod env) never enter the bundle."""
-    from openshell_auto import doctor
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor
 
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise InputError(f"-o {output_dir}: field output: is not a directory; give a new or empty directory")

@@ -27,7 +27,7 @@ def verify_cmd(inventory: Path, limit: str | None, extra_vars: tuple[str, ...], 
                output_dir: Path | None, verbosity: int, artifacts_dir: Path | None) -> None:
     """Check every GPU host and the cluster end to end, including a GPU smoke pod
     (nvidia-smi -L, no runtimeClassName, deleted afterwards). Exit 1 on any failed check."""
-    from openshell_auto import verify
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import verify
 
     bundle = output_dir or Path(tempfile.mkdtemp(prefix="openshell-verify-"))
     try:

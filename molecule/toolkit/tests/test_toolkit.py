@@ -18,7 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from openshell_auto import cdi  # noqa: E402
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi  # noqa: E402
 
 BASE = "nvidia-container-toolkit-base"
 LEGACY = ["nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1"]
