@@ -1,5 +1,5 @@
 """Verify of the `toolkit` scenario: hosts after converge + idempotence, plus ansible-playbook runs
-of playbooks/gpu-hosts.yml against the extra hosts (check mode, missing driver, refused repos,
+of playbooks/gpu_hosts.yml against the extra hosts (check mode, missing driver, refused repos,
 refused legacy packages). testinfra over podman://; the runs use the scenario's inventory.
 """
 
@@ -204,7 +204,7 @@ def _playbook(args: list[str]) -> subprocess.Popen[str]:
     if cfg.is_file():
         env["ANSIBLE_CONFIG"] = str(cfg)
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-               str(ROOT / "playbooks" / "gpu-hosts.yml"), "-e", "toolkit_extra_gpu=true", *args]
+               str(ROOT / "playbooks" / "gpu_hosts.yml"), "-e", "toolkit_extra_gpu=true", *args]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
