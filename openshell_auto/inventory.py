@@ -23,11 +23,11 @@ from typing import Any
 
 import yaml
 
-from openshell_auto import device_plugin
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque, checksum_problem
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
 from openshell_auto.errors import InputError
-from openshell_auto.hostile import checksum_problem
 from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, range_size, read_text
-from openshell_auto.k3s_release import k3s_version_problem
 from openshell_auto.specs import Specs, load_specs
 
 GROUP_KEYS = ("hosts", "children", "vars")
@@ -36,10 +36,6 @@ _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
 
 # --------------------------------------------------------------------------- YAML with lines
-class Opaque(str):
-    """A value Ansible decrypts or marks at run time (!vault, !unsafe): never type-checked."""
-
-
 class _LineDict(dict):  # type: ignore[type-arg]
     """A mapping that remembers the line of each key (1-based)."""
 
@@ -441,7 +437,7 @@ def parse_inventory(path: Path, extra_vars: Mapping[str, Any] | None = None) -> 
     parser.parse(data)
     errors = parser.errors
     base = path.parent
-    from openshell_auto import hostile
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
 
     names = hostile.check_names(
         [(f"{path}:{parser.host_lines[h]}" if parser.host_lines.get(h) else str(path), h) for h in parser.host_order],
@@ -498,7 +494,7 @@ def _owner_text(block: VarBlock) -> str:
 
 def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
     """Type/value errors against argument_specs, and misspelt role-prefixed variables."""
-    from openshell_auto import hostile
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
 
     errors: list[str] = []
     options = specs.options
@@ -620,7 +616,7 @@ def _setting(name: str, inventory: Inventory, specs: Specs) -> str:
 def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     """Validate roles of hosts and return them classified. Raises InputError (exit 2)."""
     specs = specs or load_specs()
-    from openshell_auto import hostile
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
 
     blocks = [*inventory.all_blocks(), *_extra_blocks(inventory.extra_vars)]
     unsafe = hostile.check_inventory(inventory, blocks)

@@ -221,7 +221,7 @@ def _merge(parts: Sequence[Inventory], sources: Sequence[str], extra_vars: Mappi
 def _add_vars_dirs(inventory: Inventory, sources: Sequence[str]) -> None:
     """group_vars/ and host_vars/ beside each non-YAML source (a directory: inside it), as
     Ansible's host_group_vars plugin reads them; YAML files already read theirs."""
-    from openshell_auto import hostile
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
 
     problems = hostile.check_names([(str(inventory.path), h) for h in inventory.host_order],
                                    [(str(inventory.path), g) for g in inventory.groups])

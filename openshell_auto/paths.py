@@ -1,4 +1,5 @@
-"""Where the Ansible content lives: a checkout, or the copy shipped inside the wheel."""
+"""Where the Ansible content lives: the collection openshell_auto.cluster, which is the checkout's
+root or, installed from the wheel, site-packages/ansible_collections/openshell_auto/cluster."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ class ContentPaths:
         return self.root / "playbooks"
 
     @property
+    def collections_root(self) -> Path:
+        """The directory holding ansible_collections/openshell_auto/cluster (this content): the
+        checkout's root (a link back to itself) or site-packages when installed from the wheel."""
+        if (self.root / "ansible_collections" / "openshell_auto" / "cluster").is_dir():
+            return self.root
+        return self.root.parents[2]
+
+    @property
     def ansible_cfg(self) -> Path:
         return self.root / "ansible.cfg"
 
@@ -39,12 +48,14 @@ def _looks_like_content(root: Path) -> bool:
 
 @lru_cache(maxsize=1)
 def content() -> ContentPaths:
-    """Return the content root: the checkout beside the package, else the wheel's `_data`."""
+    """Return the content root: the checkout beside the package, else the collection the wheel
+    installed beside it (site-packages/ansible_collections/openshell_auto/cluster)."""
     package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir.parent, package_dir / "_data"):
+    installed = package_dir.parent / "ansible_collections" / "openshell_auto" / "cluster"
+    for candidate in (package_dir.parent, installed):
         if _looks_like_content(candidate):
             return ContentPaths(candidate)
     raise FileNotFoundError(
         f"openshell-auto: roles/ and playbooks/site.yml not found beside {package_dir} "
-        "nor in its _data/ folder; reinstall the package (pip install openshell-auto)"
+        f"nor in {installed}; reinstall the package (pip install openshell-auto)"
     )

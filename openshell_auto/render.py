@@ -19,7 +19,7 @@ from typing import Any
 
 from openshell_auto import paths
 from openshell_auto.errors import InputError, RenderError
-from openshell_auto.hostile import host_name_problem, inside, shown
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import host_name_problem, inside, shown
 
 DYNAMIC_GROUPS = ("openshell_role_server", "openshell_role_agent", "openshell_role_gpu")
 

@@ -449,21 +449,28 @@ def ansible_config_env(content: paths.ContentPaths) -> dict[str, str]:
     because ansible-playbook runs in the content root, whose own ansible.cfg would otherwise win:
     remote_user, private_key_file, [privilege_escalation], forks, ssh settings, callbacks ... are
     the user's. Without one, the project's ansible.cfg applies. On top, only what the project
-    needs: its roles first on the roles path (the user's roles_path after them), the inventory
+    needs: its roles first on the roles path (the user's roles_path after them), its collection
+    first on the collections path (the user's collections_path after it), the inventory
     plugins the validation used (inventory_sources), no colour codes in the captured output, and
     host key checking as configured (ansible-runner would turn it off when the variable is unset).
     """
     user_cfg = user_ansible_cfg()
     config = user_cfg or content.ansible_cfg
     settings = _config_values(config, ("DEFAULT_ROLES_PATH", "HOST_KEY_CHECKING", "DEFAULT_CALLBACK_PLUGIN_PATH",
-                                       "DEFAULT_STDOUT_CALLBACK"))
+                                       "DEFAULT_STDOUT_CALLBACK", "COLLECTIONS_PATHS"))
     roles = [str(content.roles)]
     roles += [str(p) for p in settings.get("DEFAULT_ROLES_PATH") or () if user_cfg and str(p) not in roles]
+    # The collection the CLI drives comes first (its filters are called by FQCN), whatever else
+    # the user's collections_path holds: the checkout (./ansible_collections/openshell_auto/cluster
+    # links back to the root) or the wheel's site-packages/ansible_collections/openshell_auto/cluster.
+    collections = [str(content.collections_root)]
+    collections += [str(p) for p in settings.get("COLLECTIONS_PATHS") or () if user_cfg and str(p) not in collections]
     from openshell_auto.inventory_sources import inventory_enabled_env
 
     env = {
         "ANSIBLE_CONFIG": str(config),
         "ANSIBLE_ROLES_PATH": os.pathsep.join(roles),
+        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(collections),
         "ANSIBLE_INVENTORY_ENABLED": inventory_enabled_env(),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_HOST_KEY_CHECKING": str(bool(settings.get("HOST_KEY_CHECKING", True))),

@@ -10,18 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.tables import plain
+
+__all__ = ["plain", "show"]
+
 if TYPE_CHECKING:  # rich loads only where a table is shown (verify's plain text needs none of it)
     from rich.console import Console
     from rich.text import Text
-
-
-def plain(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Aligned columns separated by two spaces; the last column is not padded."""
-    table = [list(headers), *[list(row) for row in rows]]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])), row[-1]]).rstrip()
-        for row in table)
 
 
 def show(console: Console, title: str, headers: Sequence[str], rows: Sequence[Sequence[str | Text]],

@@ -1,6 +1,7 @@
 """The ansible-core range pyproject.toml declares is what the tests prove: the release line the
 test run uses, nothing wider (render and the roles use 2.19 APIs, e.g. ansible.template.
-trust_as_template), and the roles' meta/main.yml min_ansible_version says the same."""
+trust_as_template), and the roles' meta/main.yml min_ansible_version and the collection's meta/runtime.yml
+say the same."""
 
 from __future__ import annotations
 
@@ -45,3 +46,16 @@ def test_render_imports_work_on_the_installed_ansible_core() -> None:
     from ansible.template import trust_as_template  # noqa: F401 - 2.19's API, used by render
 
     from openshell_auto import render  # noqa: F401
+
+
+def test_collection_requires_ansible_is_the_declared_range() -> None:
+    """meta/runtime.yml tells ansible-core which releases may load the collection: the same line."""
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    assert SpecifierSet(runtime["requires_ansible"]) == declared(), runtime["requires_ansible"]
+
+
+def test_collection_version_is_the_package_version() -> None:
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert (galaxy["namespace"], galaxy["name"]) == ("openshell_auto", "cluster")
+    assert galaxy["version"] == project["version"]

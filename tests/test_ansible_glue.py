@@ -1,4 +1,4 @@
-"""openshell_auto.ansible_glue: what the roles' filter plugins share (Ansible values -> plain Python)."""
+"""ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue: what the roles' filter plugins share (Ansible values -> plain Python)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openshell_auto.ansible_glue import json_document, plain
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import json_document, plain
 
 
 def _tagged(value: Any) -> Any:

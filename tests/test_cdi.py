@@ -1,4 +1,4 @@
-"""CDI rules (openshell_auto/cdi.py), the nvidia_cdi role's filter, and the nvidia-ctk test double.
+"""CDI rules (plugins/module_utils/cdi.py), the nvidia_cdi role's filter, and the nvidia-ctk test double.
 
 Specs come from running the fake nvidia-ctk (tests/doubles/nvidia-toolkit) against a temporary
 dev root with 1 and 2 GPU device nodes, and from hand-written bad specs each rule must reject.
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from openshell_auto import cdi
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE = ROOT / "tests" / "doubles" / "nvidia-toolkit" / "nvidia-ctk"
@@ -369,7 +369,7 @@ def test_missing_index_names_are_listed() -> None:
 
 
 def load_filter() -> Any:
-    path = ROOT / "roles" / "nvidia_cdi" / "filter_plugins" / "nvidia_cdi.py"
+    path = ROOT / "plugins" / "filter" / "nvidia_cdi.py"
     spec = importlib.util.spec_from_file_location("nvidia_cdi_filter", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -418,8 +418,8 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     good.write_text(yaml.safe_dump(good_spec()))
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(mutate(lambda s: s.update(cdiVersion="9.9.9"))))
-    ok = subprocess.run([sys.executable, "-m", "openshell_auto.cdi", str(good)], capture_output=True, text=True)
+    ok = subprocess.run([sys.executable, "-m", "ansible_collections.openshell_auto.cluster.plugins.module_utils.cdi", str(good)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    fail = subprocess.run([sys.executable, "-m", "openshell_auto.cdi", str(bad)], capture_output=True, text=True)
+    fail = subprocess.run([sys.executable, "-m", "ansible_collections.openshell_auto.cluster.plugins.module_utils.cdi", str(bad)], capture_output=True, text=True)
     assert fail.returncode == 2
     assert "cdiVersion '9.9.9' is not valid" in fail.stderr

@@ -89,6 +89,8 @@ def test_users_ansible_cfg_settings_reach_ansible_playbook(home: Path) -> None:
         private_key_file = /nonexistent/alice_key
         forks = 3
         host_key_checking = False
+        collections_path = /nonexistent/collections
+        collections_scan_sys_path = False
         [privilege_escalation]
         become = True
         become_user = bob
@@ -97,12 +99,15 @@ def test_users_ansible_cfg_settings_reach_ansible_playbook(home: Path) -> None:
     assert result.exit_code == 0, result
     text = _messages(result)
     for setting in ("remote_user=alice", "private_key_file=/nonexistent/alice_key", "become=True",
-                    "become_user=bob", "forks=3"):
+                    "become_user=bob", "forks=3", "collection=found"):
         assert setting in text, text
     env = json.loads((Path(result.artifacts_dir) / "command").read_text())["env"]
     assert env["ANSIBLE_CONFIG"] == str(home / "ansible.cfg")
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "False"  # ansible-runner's default would hide the user's choice
     assert env["ANSIBLE_ROLES_PATH"].split(os.pathsep)[0] == str(paths.content().roles)
+    # the collection the CLI drives comes first; the user's collections_path follows
+    assert env["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep) == [str(paths.content().collections_root),
+                                                                 "/nonexistent/collections"]
 
 
 def test_ansible_config_follows_ansibles_own_precedence(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""openshell_auto.device_plugin: the device plugin's sharing rules (NVIDIA/k8s-device-plugin v0.19.1)
+"""ansible_collections.openshell_auto.cluster.plugins.module_utils.device_plugin: the device plugin's sharing rules (NVIDIA/k8s-device-plugin v0.19.1)
 and what each GPU node should advertise, as the role's wait and the CLI use them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from openshell_auto import device_plugin as dp
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin as dp
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from openshell_auto import doctor
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor
 
 DATA = Path(__file__).parent / "data" / "doctor"
 

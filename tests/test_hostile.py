@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from openshell_auto import hostile
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
 from openshell_auto.cli import main
 from openshell_auto.errors import InputError
 from openshell_auto.inventory import load_inventory

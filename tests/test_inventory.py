@@ -236,9 +236,9 @@ def test_archive_checksums_must_be_sha256(write_inventory: Callable[..., Path], 
 def test_k3s_version_minimum_is_one_rule_for_cli_and_role(version: str, accepted: bool) -> None:
     """The CLI's check and the role's filter plugin (k3s_version_problem) are the same function."""
     import importlib.util
-    from openshell_auto.k3s_release import k3s_version_problem
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
 
-    plugin_path = REPO / "roles" / "k3s" / "filter_plugins" / "k3s_release.py"
+    plugin_path = REPO / "plugins" / "filter" / "k3s_release.py"
     spec = importlib.util.spec_from_file_location("k3s_release_plugin", plugin_path)
     assert spec is not None and spec.loader is not None
     plugin = importlib.util.module_from_spec(spec)

@@ -16,7 +16,7 @@ from pathlib import Path
 from conftest import ANSIBLE_PLAYBOOK, ansible_env
 
 REPO = Path(__file__).resolve().parent.parent
-PLUGIN = REPO / "roles" / "k3s" / "filter_plugins" / "k3s_containerd.py"
+PLUGIN = REPO / "plugins" / "filter" / "k3s_containerd.py"
 
 PLAYBOOK = """
 - hosts: localhost

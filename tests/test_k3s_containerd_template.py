@@ -1,4 +1,4 @@
-"""containerd 1.7 CDI template (roles/k3s/filter_plugins/k3s_containerd.py) and the k3s test
+"""containerd 1.7 CDI template (plugins/filter/k3s_containerd.py) and the k3s test
 double's containerd 1.7 behaviour: the template is derived from the config k3s rendered from its
 base template, enables CDI in the CRI table and keeps every other value; a base-template append
 (a second CRI table) is invalid TOML and the double, like containerd, refuses it."""
@@ -20,7 +20,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 REPO = Path(__file__).resolve().parent.parent
-PLUGIN = REPO / "roles" / "k3s" / "filter_plugins" / "k3s_containerd.py"
+PLUGIN = REPO / "plugins" / "filter" / "k3s_containerd.py"
 DOUBLE = REPO / "tests" / "doubles" / "k3s" / "k3s"
 SPEC_DIRS = ["/etc/cdi", "/var/run/cdi"]
 FP = "f" * 64

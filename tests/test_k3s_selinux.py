@@ -1,4 +1,4 @@
-"""SELinux on k3s hosts: the decision (openshell_auto/k3s_selinux.py, filter k3s_selinux_plan) and
+"""SELinux on k3s hosts: the decision (plugins/module_utils/k3s_selinux.py, filter k3s_selinux_plan) and
 the role's decision tasks (roles/k3s/tasks/selinux.yml) run by ansible-playbook on the local
 connection with facts that say what a RHEL or Debian host with SELinux reports."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from openshell_auto.k3s_selinux import k3s_selinux_plan
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_selinux import k3s_selinux_plan
 
 from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
 

@@ -2,10 +2,10 @@
 playbooks/preflight.yml (right after classify) includes each role's verify_inputs.yml, the k3s
 binary and images archive on every host, the device-plugin chart on the first server and the
 plugin image on GPU hosts. A wrong sum, or a set path that is not a file on the controller (sum
-or not), stops the whole run there, before gpu-hosts.yml and cluster.yml. Runs the real playbooks with ansible-playbook on local-connection hosts.
+or not), stops the whole run there, before gpu_hosts.yml and cluster.yml. Runs the real playbooks with ansible-playbook on local-connection hosts.
 
 Safety net (in case the preflight ever let a run through): every host is a GPU host whose
-nvidia-smi and driver version file point to paths that do not exist, so gpu-hosts.yml's driver
+nvidia-smi and driver version file point to paths that do not exist, so gpu_hosts.yml's driver
 preflight (read-only) fails every host and the run ends before cluster.yml; all install
 directories point into tmp_path."""
 
@@ -97,7 +97,7 @@ def host_dirs(tmp_path: Path, host: str) -> dict[str, str]:
             "k3s_data_dir": str(base / "data"), "nvidia_device_plugin_static_dir": str(base / "static"),
             "nvidia_device_plugin_manifest_dir": str(base / "manifests"),
             "nvidia_device_plugin_images_dir": str(base / "images"),
-            # The safety net: no driver here, so gpu-hosts.yml's read-only driver check fails.
+            # The safety net: no driver here, so gpu_hosts.yml's read-only driver check fails.
             "nvidia_container_toolkit_nvidia_smi": str(base / "no-nvidia-smi"),
             "nvidia_container_toolkit_driver_version_file": str(base / "no-driver-version")}
 
@@ -170,7 +170,7 @@ def assert_stopped_in_preflight(tmp_path: Path, result: subprocess.CompletedProc
 # --------------------------------------------------------------------------- site.yml
 def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: Path, airgap: Airgap) -> None:
     """Right sums: the preflight play passes (each file hashed once for all hosts), and the run goes
-    on to gpu-hosts.yml (which the safety net then stops at its driver check, before cluster.yml)."""
+    on to gpu_hosts.yml (which the safety net then stops at its driver check, before cluster.yml)."""
     result = run(tmp_path, SITE, **airgap.extra_vars())
     out = result.stdout
     assert plays(result)[:6] == [CLASSIFY_PLAY, VALIDATE_PLAY, ARCH_PLAY, JETSON_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], \
@@ -190,7 +190,7 @@ def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: 
     assert looked.count(f"(item={airgap.dir / PLUGIN_IMAGE})") == 1, looked
     image = section(image_part, "TASK [nvidia_device_plugin : Checksum the image archives on the controller]")
     assert image.count(f"(item={airgap.dir / PLUGIN_IMAGE})") == 1, image
-    # Then gpu-hosts.yml: the safety net's missing driver fails every host; k3s never starts.
+    # Then gpu_hosts.yml: the safety net's missing driver fails every host; k3s never starts.
     assert result.returncode != 0
     assert "TASK [nvidia_container_toolkit : " in out.split(TOOLKIT_PLAY)[1]
     assert "PLAY [K3s first server]" not in out
@@ -479,9 +479,9 @@ def test_a_missing_signing_key_file_stops_the_run_naming_it(tmp_path: Path, airg
 
 
 def test_the_toolkit_role_alone_checks_its_key_file_first(tmp_path: Path) -> None:
-    """gpu-hosts.yml run alone: the role's own flow looks for the key before its driver preflight,
+    """gpu_hosts.yml run alone: the role's own flow looks for the key before its driver preflight,
     and a directory is refused as 'not a regular file'."""
-    result = run(tmp_path, REPO / "playbooks" / "gpu-hosts.yml", nvidia_container_toolkit_gpg_key_src=str(tmp_path))
+    result = run(tmp_path, REPO / "playbooks" / "gpu_hosts.yml", nvidia_container_toolkit_gpg_key_src=str(tmp_path))
     assert result.returncode != 0
     out = result.stdout
     assert f"nvidia_container_toolkit_gpg_key_src {tmp_path} is not a regular file on the controller" in out, out
@@ -537,7 +537,7 @@ def test_a_jetson_with_nvml_or_without_the_plugin_is_not_refused(tmp_path: Path)
 def test_a_k3s_release_too_old_for_cdi_stops_site_before_any_host_is_changed(tmp_path: Path,
                                                                               args: tuple[str, ...]) -> None:
     """k3s before v1.29.0+k3s1 (Kubernetes 1.28: DevicePluginCDIDevices off) is refused by name for
-    plain ansible-playbook users too, before gpu-hosts.yml touches any host (check mode, --tags)."""
+    plain ansible-playbook users too, before gpu_hosts.yml touches any host (check mode, --tags)."""
     result = run(tmp_path, SITE, *args, k3s_version="v1.28.15+k3s1")
     for host in HOSTS:
         assert (f"{host}: field k3s_version: 'v1.28.15+k3s1' is older than v1.29.0+k3s1, the first k3s whose "

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from openshell_auto import readiness
-from openshell_auto.readiness import QuantityError, gpu_readiness, parse_quantity
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import readiness
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import QuantityError, gpu_readiness, parse_quantity
 
 DATA = Path(__file__).parent / "data" / "nodes"
 

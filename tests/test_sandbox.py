@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from openshell_auto import sandbox
-from openshell_auto.sandbox import SandboxError, parse_sandbox, parse_sandboxes, render_pod
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import sandbox
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.sandbox import SandboxError, parse_sandbox, parse_sandboxes, render_pod
 
 GOOD: dict[str, Any] = {"name": "sb-1", "image": "nvcr.io/nvidia/cuda:12.8.1-base-ubuntu24.04"}
 

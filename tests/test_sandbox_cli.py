@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from openshell_auto import sandbox
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import sandbox
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

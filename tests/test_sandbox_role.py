@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from openshell_auto import sandbox
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import sandbox
 
 from conftest import ANSIBLE_PLAYBOOK
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from openshell_auto import sandbox
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import sandbox
 
 kv = pytest.importorskip("kubernetes_validate")
 from kubernetes_validate import utils as kv_utils  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from openshell_auto import verify
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import verify
 
 DATA = Path(__file__).parent / "data" / "doctor"
 

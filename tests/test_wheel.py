@@ -1,5 +1,7 @@
-"""A plain (non-editable) wheel carries the Ansible content, so an installed openshell-auto finds
-its roles and playbooks from any directory."""
+"""A plain (non-editable) wheel installs the Ansible collection openshell_auto.cluster beside the
+CLI (site-packages/ansible_collections/openshell_auto/cluster), so an installed openshell-auto finds
+its roles and playbooks from any directory, and the filters import the collection's module_utils by
+name: no path hacks, one copy of each file."""
 
 from __future__ import annotations
 
@@ -14,29 +16,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUGINS = ("gpu_sandbox/filter_plugins/openshell_sandbox.py", "openshell_verify/filter_plugins/openshell_verify.py",
-           "openshell_doctor/filter_plugins/openshell_doctor.py", "nvidia_cdi/filter_plugins/nvidia_cdi.py",
-           "k3s/filter_plugins/k3s_containerd.py", "k3s/filter_plugins/k3s_release.py",
-           "k3s/filter_plugins/k3s_selinux.py")
-# Loads each filter plugin file the way Ansible does (by path, not as a package module), calls the
-# filters that go through openshell_auto.ansible_glue, and says where openshell_auto came from.
+COLLECTION = "ansible_collections/openshell_auto/cluster"
+PLUGINS = ("openshell_sandbox", "openshell_verify", "openshell_doctor", "nvidia_cdi", "k3s_containerd", "k3s_release",
+           "k3s_selinux", "k3s_paths", "openshell_hosts", "nvidia_device_plugin")
+# Imports each filter plugin by its collection name (what ansible-core's collection loader does),
+# calls filters that reach module_utils, and says where the collection and the CLI came from.
 LOAD_PLUGINS = """
-import importlib.util, json, sys
+import importlib, json, sys
 from pathlib import Path
-roles, nodes = Path(sys.argv[1]), Path(sys.argv[2]).read_text()
-filters, packages, clean_path = {}, set(), list(sys.path)
-for rel in sys.argv[3:]:  # each plugin on its own: no plugin may lean on another's sys.path entry
-    sys.path[:] = clean_path
-    for name in [m for m in sys.modules if m == "openshell_auto" or m.startswith("openshell_auto.")]:
-        del sys.modules[name]
-    spec = importlib.util.spec_from_file_location("plugin_" + Path(rel).stem, roles / rel)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+nodes = Path(sys.argv[1]).read_text()
+filters, files = {}, set()
+for name in sys.argv[2:]:
+    module = importlib.import_module("ansible_collections.openshell_auto.cluster.plugins.filter." + name)
     filters.update(module.FilterModule().filters())
-    if "openshell_auto" in sys.modules:  # nvidia_cdi imports it only when its filter runs
-        packages.add(sys.modules["openshell_auto"].__file__)
+    files.add(module.__file__)
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi
+from openshell_auto import paths
 print(json.dumps({
-    "packages": sorted(packages),
+    "files": sorted(files) + [cdi.__file__],
+    "content": str(paths.content().root),
     "filters": sorted(filters),
     "render": filters["openshell_sandbox_render"]([{"name": "box", "image": "busybox:1", "gpus": 1}])["gpu_names"],
     "ready": [filters["openshell_gpu_readiness"](nodes)["ready"], filters["openshell_verify_readiness"](nodes)["ready"]],
@@ -54,8 +52,19 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(out.glob("openshell_auto-*.whl"))
 
 
-def _load_plugins(roles: Path, cwd: Path, env: dict[str, str], *python_flags: str) -> dict[str, object]:
-    run = subprocess.run([sys.executable, *python_flags, "-c", LOAD_PLUGINS, str(roles), str(NODES), *PLUGINS],
+def _dependencies_without_openshell_auto(tmp_path: Path) -> Path:
+    """The venv's site-packages (ansible-core, PyYAML, ...) minus openshell-auto's editable install,
+    whose .pth would put the checkout (and its ansible_collections link) on sys.path."""
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for entry in Path(site.getsitepackages()[0]).iterdir():
+        if not entry.name.startswith(("openshell_auto", "_editable_impl_openshell_auto", "__editable__")):
+            (deps / entry.name).symlink_to(entry)
+    return deps
+
+
+def _load_plugins(cwd: Path, env: dict[str, str]) -> dict[str, object]:
+    run = subprocess.run([sys.executable, "-S", "-c", LOAD_PLUGINS, str(NODES), *PLUGINS],  # -S: no .pth
                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     result: dict[str, object] = json.loads(run.stdout)
@@ -67,38 +76,49 @@ def _load_plugins(roles: Path, cwd: Path, env: dict[str, str], *python_flags: st
     return result
 
 
-def test_wheel_ships_roles_playbooks_inventories_and_config(wheel: Path) -> None:
+def test_wheel_ships_the_collection_beside_the_cli(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("openshell_auto/cli.py",
-                     "openshell_auto/_data/ansible.cfg",
-                     "openshell_auto/_data/playbooks/site.yml",
-                     "openshell_auto/_data/inventories/example/hosts.yml",
-                     "openshell_auto/_data/roles/openshell/defaults/main.yml",
-                     "openshell_auto/_data/roles/gpu_sandbox/filter_plugins/openshell_sandbox.py"):
+                     f"{COLLECTION}/galaxy.yml",
+                     f"{COLLECTION}/meta/runtime.yml",
+                     f"{COLLECTION}/ansible.cfg",
+                     f"{COLLECTION}/playbooks/site.yml",
+                     f"{COLLECTION}/inventories/example/hosts.yml",
+                     f"{COLLECTION}/roles/openshell/defaults/main.yml",
+                     f"{COLLECTION}/plugins/filter/openshell_sandbox.py",
+                     f"{COLLECTION}/plugins/module_utils/cdi.py"):
         assert required in names, required
-    roles = {n.split("/")[3] for n in names if n.startswith("openshell_auto/_data/roles/")}
+    roles = {n.split("/")[4] for n in names if n.startswith(f"{COLLECTION}/roles/")}
     assert roles == {p.name for p in (ROOT / "roles").iterdir() if p.is_dir()}
+    with zipfile.ZipFile(wheel) as archive:
+        shared = {archive.read(n) for n in names if n.startswith(f"{COLLECTION}/plugins/module_utils/")}
+        cli = {archive.read(n) for n in names if n.startswith("openshell_auto/")}
+    assert shared and not shared & cli, "a module_utils file also ships inside the CLI package"
+    assert not any("/filter_plugins/" in n for n in names), "filters live in plugins/filter/ only"
     assert not any("/tests/doubles/" in n or n.startswith("tests/") for n in names), "test doubles must not ship"
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
-def test_filter_plugins_import_in_the_installed_wheel_layout(wheel: Path, tmp_path: Path) -> None:
-    """Installed: the plugins under openshell_auto/_data/roles/ use the installed package."""
+def test_filters_and_cli_use_the_installed_collection(wheel: Path, tmp_path: Path) -> None:
+    """Installed: the filters import module_utils by the collection's name, and the CLI's content
+    root is the collection the wheel installed. Nothing comes from the checkout."""
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, timeout=300, capture_output=True)
-    env = {**os.environ, "PYTHONPATH": str(target)}  # before the venv's editable checkout
-    result = _load_plugins(target / "openshell_auto" / "_data" / "roles", tmp_path, env)
-    assert [Path(p).is_relative_to(target) for p in result["packages"]] == [True], result["packages"]
+    deps = _dependencies_without_openshell_auto(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(deps)])}
+    result = _load_plugins(tmp_path, env)
+    files = [Path(p) for p in result["files"]]  # type: ignore[union-attr]
+    assert files and all(p.is_relative_to(target / COLLECTION) for p in files), files
+    assert result["content"] == str(target / COLLECTION)
 
 
-def test_filter_plugins_find_the_package_in_a_checkout_without_install(tmp_path: Path) -> None:
-    """`ansible-playbook` from a checkout, openshell_auto not installed: each plugin's fallback adds
-    the checkout root. The interpreter sees ansible and the other dependencies, not openshell_auto."""
-    deps = tmp_path / "deps"
-    deps.mkdir()
-    for entry in Path(site.getsitepackages()[0]).iterdir():
-        if not entry.name.startswith(("openshell_auto", "_editable_impl_openshell_auto", "__editable__")):
-            (deps / entry.name).symlink_to(entry)
-    env = {**os.environ, "PYTHONPATH": str(deps)}
-    result = _load_plugins(ROOT / "roles", tmp_path, env, "-S")  # -S: no site-packages, no .pth
-    assert result["packages"] == [str(ROOT / "openshell_auto" / "__init__.py")]
+def test_filters_and_cli_use_the_checkout_through_its_collection_link(tmp_path: Path) -> None:
+    """A checkout on PYTHONPATH (what the editable install's .pth does): ansible_collections/
+    openshell_auto/cluster links to the root, so the same files serve the CLI and the filters."""
+    deps = _dependencies_without_openshell_auto(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(deps)])}
+    result = _load_plugins(tmp_path, env)
+    files = [Path(p).resolve() for p in result["files"]]  # type: ignore[union-attr]
+    assert files and all(p.is_relative_to(ROOT / "plugins") for p in files), files
+    assert result["content"] == str(ROOT)

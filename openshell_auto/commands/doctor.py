@@ -38,7 +38,7 @@ def gather(
 
     import contextlib
 
-    from openshell_auto import doctor
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor
     from openshell_auto.ansible_args import AnsibleArgs
     from openshell_auto.extra_vars import parse_extra_vars
     from openshell_auto.inventory_sources import load_sources
@@ -89,7 +89,7 @@ def doctor_cmd(inventory: tuple[str, ...], output_dir: Path | None, limit: str |
     Gathers toolkit packages, CDI names and spec files, refresh units, k3s's containerd nvidia
     handler, the device plugin (DaemonSet, logs, helm-install job), nodes and GPU pods. Secrets
     (join token, kubeconfig, containerd registry auth, pod env) never enter the bundle."""
-    from openshell_auto import doctor
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor
 
     args = ansible_args_from(ansible)
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():

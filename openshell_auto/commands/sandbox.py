@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from openshell_auto import readiness, sandbox
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import readiness, sandbox
 from openshell_auto.errors import InputError
 
 

@@ -29,7 +29,7 @@ def verify_cmd(inventory: tuple[str, ...], limit: str | None, extra_vars: tuple[
                output_dir: Path | None, artifacts_dir: Path | None, **ansible: Any) -> None:
     """Check every GPU host and the cluster end to end, including a GPU smoke pod
     (nvidia-smi -L, no runtimeClassName, deleted afterwards). Exit 1 on any failed check."""
-    from openshell_auto import verify
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils import verify
 
     args = ansible_args_from(ansible)
     bundle = output_dir or Path(tempfile.mkdtemp(prefix="openshell-verify-"))

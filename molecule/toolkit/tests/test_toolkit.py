@@ -1,5 +1,5 @@
 """Verify of the `toolkit` scenario: hosts after converge + idempotence, plus ansible-playbook runs
-of playbooks/gpu-hosts.yml against the extra hosts (check mode, missing driver, refused repos,
+of playbooks/gpu_hosts.yml against the extra hosts (check mode, missing driver, refused repos,
 refused legacy packages). testinfra over podman://; the runs use the scenario's inventory.
 """
 
@@ -16,9 +16,9 @@ import pytest
 import testinfra
 import yaml
 
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi
+
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
-from openshell_auto import cdi  # noqa: E402
 
 BASE = "nvidia-container-toolkit-base"
 LEGACY = ["nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1"]
@@ -188,6 +188,35 @@ def test_non_gpu_host_untouched() -> None:
     assert not host.service("openshell-test-repo").is_running
 
 
+# --- the collection the converge ran ------------------------------------------------------------
+
+
+def test_converge_ran_the_collection_installed_from_the_tarball() -> None:
+    """molecule.yml puts prepare.yml's install first on ANSIBLE_COLLECTIONS_PATH and no roles on the
+    roles path; ansible-playbook resolves openshell_auto.cluster.gpu_hosts (converge.yml's import)
+    to that installed copy, which holds the tarball's MANIFEST.json and is not the checkout."""
+    collections = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "collections"
+    installed = collections / "ansible_collections" / "openshell_auto" / "cluster"
+    assert os.environ["ANSIBLE_COLLECTIONS_PATH"] == str(collections)
+    manifest = json.loads((installed / "MANIFEST.json").read_text())["collection_info"]
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    assert (manifest["namespace"], manifest["name"], manifest["version"]) == ("openshell_auto", "cluster",
+                                                                               galaxy["version"])
+    assert not installed.resolve().is_relative_to(ROOT.resolve())
+    assert not (installed / "tests").exists() and not (installed / "molecule").exists()  # build_ignore'd
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "--syntax-check",
+                          "-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
+                          "openshell_auto.cluster.gpu_hosts"],
+                         env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"playbook: {installed}/playbooks/gpu_hosts.yml" in run.stdout, run.stdout
+    listed = subprocess.run([str(Path(sys.executable).parent / "ansible-galaxy"), "collection", "list",
+                             "openshell_auto.cluster", "--format", "json"],
+                            env=dict(os.environ), capture_output=True, text=True, timeout=120, check=True)
+    found = json.loads(listed.stdout)
+    assert list(found)[0] == str(collections / "ansible_collections"), found  # first on the path wins
+
+
 # --- extra ansible-playbook runs ----------------------------------------------------------------
 
 
@@ -195,7 +224,6 @@ def _playbook(args: list[str]) -> subprocess.Popen[str]:
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     env = dict(os.environ)
     env.update({
-        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
         "MOLECULE_PROJECT_DIRECTORY": str(ROOT),
@@ -204,7 +232,7 @@ def _playbook(args: list[str]) -> subprocess.Popen[str]:
     if cfg.is_file():
         env["ANSIBLE_CONFIG"] = str(cfg)
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-               str(ROOT / "playbooks" / "gpu-hosts.yml"), "-e", "toolkit_extra_gpu=true", *args]
+               "openshell_auto.cluster.gpu_hosts", "-e", "toolkit_extra_gpu=true", *args]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

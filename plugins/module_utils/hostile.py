@@ -32,6 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_SHOWN = 60  # characters of a bad value echoed in a message
 
+
+class Opaque(str):
+    """A value Ansible decrypts or marks at run time (!vault, !unsafe): never type-checked."""
+
 # --------------------------------------------------------------------------- templates
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 # Filters that compute on their arguments only (Jinja's builtins and ansible.builtin's pure ones).
@@ -178,8 +182,6 @@ def iter_strings(value: Any) -> Iterator[str]:
 
 def value_template_problem(value: Any) -> str | None:
     """The first template problem of any string inside a value (opaque !vault/!unsafe skipped)."""
-    from openshell_auto.inventory import Opaque
-
     for text in iter_strings(value):
         if isinstance(text, Opaque):
             continue
@@ -343,8 +345,6 @@ def check_names(hosts: Iterable[tuple[str, str]], groups: Iterable[tuple[str, st
 
 def check_block(block: VarBlock) -> list[str]:
     """Template, line-file and removal rules for the literal values of one variable block."""
-    from openshell_auto.inventory import Opaque
-
     owner = "extra vars" if block.owner_kind == "extra vars" else f"{block.owner_kind} {block.owner}"
     errors: list[str] = []
     for name, value in block.values.items():

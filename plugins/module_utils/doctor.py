@@ -33,8 +33,8 @@ from typing import Any
 
 import yaml
 
-from openshell_auto import cdi, containerd, device_plugin
-from openshell_auto.readiness import GPU_RESOURCE, QuantityError, parse_quantity
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi, containerd, device_plugin
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, QuantityError, parse_quantity
 
 TOOLKIT_BASE = "nvidia-container-toolkit-base"
 LEGACY_PACKAGES = ("nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1")
@@ -487,7 +487,7 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
         names = []
     host_ids = names_of_kind(names, HOST_CDI_KIND)
     if count:
-        # The same rule as the nvidia_cdi role (openshell_auto/cdi.py): what `nvidia-ctk cdi generate`
+        # The same rule as the nvidia_cdi role (plugins/module_utils/cdi.py): what `nvidia-ctk cdi generate`
         # writes on this platform (WSL2, seen from /dev/dxg: a single `all` device).
         platform = "wsl" if "/dev/dxg" in devs else "nvml"
         missing = cdi.missing_names(names, count, strategy, HOST_CDI_KIND, platform)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
-
-if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
 
 from ansible.errors import AnsibleFilterError
 
-from openshell_auto import readiness, sandbox
-from openshell_auto.ansible_glue import json_document, plain
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import readiness, sandbox
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import json_document, plain
 
 
 def openshell_sandbox_render(sandboxes: Any, max_gpus: int = sandbox.DEFAULT_MAX_GPUS) -> dict[str, Any]:

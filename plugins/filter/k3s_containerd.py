@@ -13,20 +13,14 @@ renders a fresh base and the template is derived again.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import tomllib
-from pathlib import Path
 from typing import Any
-
-if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
 
 from ansible.errors import AnsibleFilterError
 
-from openshell_auto import containerd
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import containerd
 
 CRI_TABLE = '[plugins."io.containerd.grpc.v1.cri"]'
 MARKER = "# openshell-auto: k3s role, containerd 1.7 CDI template"

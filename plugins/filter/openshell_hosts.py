@@ -1,5 +1,5 @@
 """Filters of role openshell: a host's name, address and Kubernetes node name checked before any
-connection (the CLI applies the same rules to the inventory: openshell_auto/hostile.py).
+connection (the CLI applies the same rules to the inventory: plugins/module_utils/hostile.py).
 
 `openshell_host_problems(host, address, node_name)` returns one line per problem: a host name
 that is a path, an ansible_host that is neither an IP address nor a DNS name (`-oProxyCommand=...`
@@ -7,16 +7,10 @@ would reach ssh as an option), a node name k3s would refuse (RFC 1123)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
-
-from openshell_auto import hostile  # noqa: E402
-from openshell_auto.ansible_glue import plain  # noqa: E402
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import plain
 
 
 def openshell_host_problems(host: Any, address: Any, node_name: Any) -> list[str]:

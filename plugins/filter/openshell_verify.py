@@ -1,20 +1,14 @@
 """Filters of role openshell_verify: the smoke pod comes from the sandbox model
-(openshell_auto.sandbox), the readiness decision from openshell_auto.readiness."""
+(module_utils/sandbox.py), the readiness decision from module_utils/readiness.py."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
-
-if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
 
 from ansible.errors import AnsibleFilterError
 
-from openshell_auto import readiness, sandbox, verify
-from openshell_auto.ansible_glue import json_document, plain
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import readiness, sandbox, verify
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import json_document, plain
 
 
 def openshell_verify_smoke_pod(name: str, namespace: str, image: str, gpus: int = 1) -> dict[str, Any]:
@@ -34,7 +28,7 @@ def openshell_verify_readiness(nodes_json: Any) -> dict[str, Any]:
 
 
 def openshell_verify_verdict(materials: Any, smoke: Any = None) -> dict[str, Any]:
-    """The verify verdict (openshell_auto.verify.verdict) from the doctor material of every host
+    """The verify verdict (module_utils.verify.verdict) from the doctor material of every host
     and the smoke pod's result."""
     return verify.verdict(plain(materials), plain(smoke))
 

@@ -2,22 +2,16 @@
 
 `k3s_removal_problems` returns one line per path that must not be removed: not absolute, not
 normalised, characters a shell or a line-based file would read as syntax, or a system directory
-such as /, /etc, /usr, /var or /home. The rule is `openshell_auto.hostile.removable_path_problem`.
+such as /, /etc, /usr, /var or /home. The rule is `module_utils.hostile.removable_path_problem`.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
-
-from openshell_auto import hostile  # noqa: E402
-from openshell_auto.ansible_glue import plain  # noqa: E402
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import plain
 
 
 def k3s_removal_problems(paths: Mapping[str, Any], contents_only: Any = ()) -> list[str]:

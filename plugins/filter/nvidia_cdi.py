@@ -1,40 +1,16 @@
 """Filter `nvidia_cdi_problems`: CDI rule checks of the nvidia_cdi role, run on the controller.
 
-The rules live once, in openshell_auto/cdi.py (also used by pytest and the doctor). This plugin
-imports that module from the installed package or, in a checkout, from beside roles/.
+The rules live once, in plugins/module_utils/cdi.py (also used by pytest, the doctor and the CLI).
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-
-def _cdi_module() -> ModuleType:
-    try:
-        import openshell_auto.cdi as cdi
-
-        return cdi
-    except ImportError:
-        pass
-    here = Path(__file__).resolve()
-    # checkout: <root>/roles/nvidia_cdi/filter_plugins; wheel: openshell_auto/_data/roles/...
-    for candidate in (here.parents[3] / "openshell_auto" / "cdi.py", here.parents[4] / "cdi.py"):
-        if candidate.is_file():
-            spec = importlib.util.spec_from_file_location("openshell_auto_cdi", candidate)
-            if spec and spec.loader:
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
-                return module
-    raise AnsibleFilterError(
-        "nvidia_cdi_problems: openshell_auto/cdi.py not found; install openshell-auto (pip install openshell-auto) "
-        "or run from a checkout"
-    )
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi
 
 
 def nvidia_cdi_problems(
@@ -43,8 +19,7 @@ def nvidia_cdi_problems(
     """Problems for one host from slurp results of its spec files and `nvidia-ctk cdi list` output.
 
     platform: nvidia_container_toolkit_platform (nvml, wsl, tegra-csv); it decides which names
-    `nvidia-ctk cdi generate` writes there (openshell_auto.cdi.required_names)."""
-    cdi = _cdi_module()
+    `nvidia-ctk cdi generate` writes there (module_utils.cdi.required_names)."""
     specs: list[tuple[str, Any]] = []
     problems: list[str] = []
     for result in slurped:

@@ -1,22 +1,16 @@
 """Filters of role openshell_doctor: reduce gathered output to the material the doctor reads
-(openshell_auto.doctor), dropping what must not land in a support bundle."""
+(module_utils.doctor), dropping what must not land in a support bundle."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-if importlib.util.find_spec("openshell_auto") is None:  # a checkout without `pip install`: add its root
-    sys.path.append(str(Path(__file__).resolve().parents[3]))  # roles/<role>/filter_plugins/ -> root
-
-from openshell_auto import device_plugin, doctor
-from openshell_auto.ansible_glue import plain
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin, doctor
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import plain
 
 
 def openshell_doctor_verdict(materials: Any) -> dict[str, Any]:
-    """The doctor's verdict (openshell_auto.doctor.verdict) from the material of every host."""
+    """The doctor's verdict (module_utils.doctor.verdict) from the material of every host."""
     return doctor.verdict(plain(materials))
 
 

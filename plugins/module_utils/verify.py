@@ -1,5 +1,5 @@
 """Verify: pass/fail checks per host and per cluster from the material playbooks/verify.yml
-gathered (the doctor's material, see openshell_auto.doctor, plus the smoke pod's result).
+gathered (the doctor's material, see module_utils.doctor, plus the smoke pod's result).
 
 Smoke result (written by role openshell_verify on the first server, key "smoke" of its material)::
 
@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from openshell_auto import doctor, tables
-from openshell_auto.readiness import GPU_RESOURCE, QuantityError, parse_quantity
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor, tables
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, QuantityError, parse_quantity
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Used by pytest, by the `nvidia_cdi` role (through its filter plugin, on the cont
 the doctor. Pure Python on parsed data, so callers decide how to read files. Every problem is one
 string that names the file, the field and the fix.
 
-Command line: `python -m openshell_auto.cdi SPEC...` validates spec files; exit 2 on problems.
+Command line: `python -m ansible_collections.openshell_auto.cluster.plugins.module_utils.cdi SPEC...` validates spec files; exit 2 on problems.
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def load_spec_text(text: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        print("usage: python -m openshell_auto.cdi SPEC...", file=sys.stderr)
+        print("usage: python -m ansible_collections.openshell_auto.cluster.plugins.module_utils.cdi SPEC...", file=sys.stderr)
         return 2
     loaded: list[tuple[str, Any]] = []
     problems: list[str] = []
