@@ -289,3 +289,17 @@ def test_airgap_inventory_pulls_no_image_from_a_public_registry(tmp_path: Path) 
                                   "nvidia-device-plugin.yaml").read_text())
     image = yaml.safe_load(chart["spec"]["valuesContent"])["image"]["repository"]
     assert _registry(image) not in PUBLIC_REGISTRIES
+
+
+@pytest.mark.parametrize("command", ["server", "agent"])
+@pytest.mark.parametrize("text", ["mirrors: [docker.io]\n", "mirrors:\n  docker.io:\n    endpoint: https://m\n",
+                                  "mirrors: {docker.io: {endpoint: [x]\n"])
+def test_the_k3s_double_refuses_registries_yaml_k3s_cannot_load(tmp_path: Path, command: str, text: str) -> None:
+    registries = tmp_path / "registries.yaml"
+    registries.write_text(text)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"private-registry": str(registries), "data-dir": str(tmp_path / "data"),
+                                      "server": "http://127.0.0.1:9", "token": "t"}))
+    result = subprocess.run([sys.executable, str(REPO / "tests/doubles/k3s/k3s"), command, "--config", str(config)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1 and "failed to load private registry configuration" in result.stderr + result.stdout

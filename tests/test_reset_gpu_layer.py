@@ -58,6 +58,7 @@ def provisioned(root: Path) -> dict[str, Any]:
     files = [*paths.values(), root / "var/run/cdi/k8s.device-plugin.nvidia.com-gpu.json",
              root / "etc/systemd/system/nvidia-cdi-refresh.path", root / "etc/systemd/system/nvidia-cdi-refresh.service",
              root / "usr/share/keyrings/nvidia-container-toolkit-keyring-source.asc",
+             root / "etc/nvidia-container-runtime/config.toml",
              root / "etc/yum.repos.d/nvidia-container-toolkit.repo", root / "etc/pki/rpm-gpg/nvidia-container-toolkit.asc"]
     for file in files:
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +67,7 @@ def provisioned(root: Path) -> dict[str, Any]:
     variables.update({"__nvidia_cdi_unit_dir": str(root / "etc/systemd/system"),
                       "__nvidia_cdi_plugin_spec": str(root / "var/run/cdi/k8s.device-plugin.nvidia.com-gpu.json"),
                       "__nvidia_container_toolkit_yum_repos_dir": str(root / "etc/yum.repos.d"),
+                      "__nvidia_container_toolkit_runtime_config": str(root / "etc/nvidia-container-runtime/config.toml"),
                       "__nvidia_container_toolkit_rpm_gpg_dir": str(root / "etc/pki/rpm-gpg")})
     return {"variables": variables, "files": files}
 
