@@ -151,6 +151,25 @@ def test_proxy_and_registries_written_0600_idempotent_restart_on_change_removed_
     assert recap(converge(tmp_path), "localhost")["changed"] == 0 and restarts(tmp_path) == 3
 
 
+def test_credentials_stay_out_of_the_runner_artifacts(tmp_path: Path) -> None:
+    """The CLI's runner (openshell_auto/runner.py) keeps every event of a run in its artifacts: the
+    written files' contents, their diff and the values behind them must not be among them."""
+    from openshell_auto.runner import run_playbook
+
+    converge(tmp_path)  # writes the play, inventory and the templates link; nothing set yet
+    variables = json.loads((tmp_path / "vars.json").read_text())
+    variables.update(k3s_https_proxy=f"http://user:{PROXY_PASSWORD}@proxy.example.com:3128", k3s_registries=REGISTRIES)
+    result = run_playbook(tmp_path / "play.yml", tmp_path / "hosts.yml", extra_vars=variables, diff=True,
+                          runs_dir=tmp_path / "runs")
+    assert result.rc == 0, result
+    assert (tmp_path / "etc" / "registries.yaml").is_file() and restarts(tmp_path) == 1
+    artifacts = [p for p in (tmp_path / "runs").rglob("*") if p.is_file()]
+    assert any("job_events" in str(p) for p in artifacts)
+    for path in artifacts:
+        text = path.read_bytes().decode("utf-8", "replace")
+        assert PASSWORD not in text and PROXY_PASSWORD not in text, path
+
+
 def test_check_mode_on_a_fresh_host_changes_nothing(tmp_path: Path) -> None:
     result = converge(tmp_path, "--check", k3s_http_proxy="http://proxy:3128", k3s_registries=REGISTRIES)
     assert result.returncode == 0, result.stdout
