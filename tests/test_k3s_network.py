@@ -151,6 +151,23 @@ def test_proxy_and_registries_written_0600_idempotent_restart_on_change_removed_
     assert recap(converge(tmp_path), "localhost")["changed"] == 0 and restarts(tmp_path) == 3
 
 
+def test_a_vaulted_password_is_written_decrypted(tmp_path: Path) -> None:
+    vault = Path(ANSIBLE_PLAYBOOK).with_name("ansible-vault")
+    (tmp_path / "vault-pass").write_text("test-vault-password\n")
+    encrypted = subprocess.run([str(vault), "encrypt_string", "--vault-password-file", str(tmp_path / "vault-pass"),
+                                PASSWORD, "--name", "password"], capture_output=True, text=True, timeout=60,
+                               check=True, env=ansible_env()).stdout
+    body = "\n".join("          " + line.strip() for line in encrypted.splitlines()[1:] if line.strip())
+    (tmp_path / "vault-vars.yml").write_text('k3s_registries:\n  configs:\n    "mirror.example.internal:5000":\n'
+                                             f"      auth:\n        username: puller\n        password: !vault |\n{body}\n")
+    result = converge(tmp_path, "--vault-password-file", str(tmp_path / "vault-pass"), "-e",
+                      f"@{tmp_path / 'vault-vars.yml'}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = yaml.safe_load((tmp_path / "etc" / "registries.yaml").read_text())
+    assert written == {"configs": {"mirror.example.internal:5000": {"auth": {"username": "puller",
+                                                                             "password": PASSWORD}}}}
+
+
 def test_credentials_stay_out_of_the_runner_artifacts(tmp_path: Path) -> None:
     """The CLI's runner (openshell_auto/runner.py) keeps every event of a run in its artifacts: the
     written files' contents, their diff and the values behind them must not be among them."""
