@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin, k3s_network, sandbox
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque, checksum_problem
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
 from openshell_auto.errors import InputError
@@ -531,6 +531,24 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
     return errors
 
 
+def _image_repository_problem(value: str) -> str | None:
+    """An image repository without tag or digest (the chart adds its own tag); empty: the chart's."""
+    if not value:
+        return None
+    problem = sandbox.image_problem(value)
+    if problem is None and ("@" in value or ":" in value.rsplit("/", 1)[-1]):
+        problem = f"`{value}` carries a tag or digest; give the repository only (the chart adds its version's tag)"
+    return problem
+
+
+# Every image the roles pull, by the variable that names it (each has its one default in its role's
+# defaults/main.yml): checked as image references before anything runs.
+IMAGE_REFERENCES = {
+    "openshell_verify_smoke_image": sandbox.image_problem,
+    "nvidia_device_plugin_image_repository": _image_repository_problem,
+}
+
+
 # Value formats argument_specs cannot express; the roles assert the same before they use a value.
 _SHA256 = re.compile(r"^(sha256:)?[0-9a-fA-F]{64}$")
 # The sums the roles compare with a sha256 of a controller-side file themselves.
@@ -547,6 +565,16 @@ def _format_problems(name: str, value: Any) -> list[str]:
     if name == "nvidia_device_plugin_mig_strategy":
         problem = device_plugin.mig_strategy_problem(value)
         return [problem] if problem else []
+    if name in ("k3s_http_proxy", "k3s_https_proxy"):
+        problem = k3s_network.proxy_url_problem(value)
+        return [problem] if problem else []
+    if name == "k3s_no_proxy":
+        problem = k3s_network.no_proxy_problem(value)
+        return [problem] if problem else []
+    if name == "k3s_registries":
+        return k3s_network.registries_problems(value)
+    if name in IMAGE_REFERENCES and isinstance(value, str) and (problem := IMAGE_REFERENCES[name](value)):
+        return [problem]
     if not isinstance(value, str):
         return []
     if name in SHA256_CHECKSUMS and value and not _SHA256.fullmatch(value):

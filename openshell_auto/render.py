@@ -292,6 +292,14 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
             continue
         label = f"host {host_name}: {entry.role}/templates/{entry.template}"
         source = context.roles / entry.role / "templates" / entry.template
+        if entry.when:
+            try:
+                wanted = templar.template(trust_as_template("{{ (" + entry.when + ") | bool }}"))
+            except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
+                errors.append(f"{label}: field when `{entry.when}`: {_one_line(exc)}")
+                continue
+            if str(wanted).strip().lower() not in ("true", "1"):
+                continue
         if not source.is_file():
             errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
             continue

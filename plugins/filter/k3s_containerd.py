@@ -20,7 +20,8 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import containerd
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import containerd, k3s_network
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import plain
 
 CRI_TABLE = '[plugins."io.containerd.grpc.v1.cri"]'
 MARKER = "# openshell-auto: k3s role, containerd 1.7 CDI template"
@@ -96,10 +97,24 @@ def _header(fingerprint: str) -> list[str]:
     ]
 
 
+def k3s_network_problems(settings: Any) -> list[str]:
+    """{k3s_http_proxy, k3s_https_proxy, k3s_no_proxy, k3s_registries} -> ["variable: problem", ...]."""
+    values = plain(settings) or {}
+    problems = [f"{name}: {problem}" for name in ("k3s_http_proxy", "k3s_https_proxy")
+                if (problem := k3s_network.proxy_url_problem(values.get(name)))]
+    if problem := k3s_network.no_proxy_problem(values.get("k3s_no_proxy")):
+        problems.append(f"k3s_no_proxy: {problem}")
+    problems += [f"k3s_registries: {p}" for p in k3s_network.registries_problems(values.get("k3s_registries"))]
+    return problems
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "k3s_cdi_template": k3s_cdi_template,
             "k3s_cdi_template_fingerprint": k3s_cdi_template_fingerprint,
             "k3s_containerd_cdi_enabled": k3s_containerd_cdi_enabled,
+            # How containerd reaches registries (proxies, registries.yaml): plugins/module_utils/k3s_network.py,
+            # the rules the CLI's inventory check applies too.
+            "k3s_network_problems": k3s_network_problems,
         }

@@ -298,7 +298,12 @@ SYSTEM_DIRS = frozenset("""
     /var/lib/kubelet /run/k3s
     """.split())
 # Paths `reset` removes (the variable, and whether the path itself is removed).
-REMOVED_PATHS = ("k3s_data_dir", "k3s_config_dir", "nvidia_device_plugin_manifest_file")
+REMOVED_PATHS = ("k3s_data_dir", "k3s_config_dir", "nvidia_device_plugin_manifest_file",
+                 # reset --gpu-layer (roles/nvidia_cdi and nvidia_container_toolkit tasks/reset_paths.yml)
+                 "nvidia_cdi_output", "nvidia_cdi_refresh_env_file", "nvidia_container_toolkit_apt_keyring",
+                 "nvidia_container_toolkit_apt_source_file")
+# Paths whose directory reset --gpu-layer removes as a whole.
+REMOVED_DIR_OF = ("nvidia_cdi_state_file",)
 # Paths reset removes a file in (the directory itself stays): absolute and normalised only.
 REMOVED_IN = ("k3s_install_dir",)
 
@@ -367,6 +372,9 @@ def check_block(block: VarBlock) -> list[str]:
             problem = f"`{shown(value)}` climbs out of its directory with `..`; set the absolute path without `..`"
         if problem is None and name in REMOVED_PATHS:
             problem = removable_path_problem(value)
+        if problem is None and name in REMOVED_DIR_OF:
+            problem = removable_path_problem(posixpath.dirname(value))
+            problem = problem and f"reset --gpu-layer removes its directory: {problem}"
         if problem is None and name in REMOVED_IN:
             problem = removable_path_problem(value, contents_only=True)
         if problem is None and name == "ansible_host":

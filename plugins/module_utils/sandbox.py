@@ -584,13 +584,17 @@ def to_json(manifests: Sequence[Mapping[str, Any]]) -> str:
 def smoke_pod(
     name: str = "openshell-gpu-smoke",
     namespace: str = DEFAULT_NAMESPACE,
-    image: str = "docker.io/library/ubuntu:24.04",
+    image: str | None = None,
     gpus: int = 1,
 ) -> dict[str, Any]:
     """The verify smoke pod: runs `nvidia-smi -L` once with one GPU and no runtimeClassName.
 
     nvidia-smi and the driver libraries come from the host through the CDI spec, so a plain
-    base image works."""
+    base image works. Without `image`: role openshell_verify's default (one place for it)."""
+    if image is None:
+        from openshell_auto.specs import load_specs
+
+        image = str(load_specs().defaults["openshell_verify_smoke_image"])
     sb = parse_sandbox(
         {
             "name": name,
