@@ -69,8 +69,10 @@ def installed(core_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     subprocess.run([str(core_venv / "ansible-galaxy"), "collection", "build", "--output-path", str(out / "dist"),
                     str(REPO)], check=True, timeout=300, capture_output=True, env=env, cwd=out)
     (tarball,) = (out / "dist").glob("openshell_auto-cluster-*.tar.gz")
-    subprocess.run([str(core_venv / "ansible-galaxy"), "collection", "install", "-p", str(out / "collections"),
-                    str(tarball)], check=True, timeout=300, capture_output=True, env=env, cwd=out)
+    # --force: a copy elsewhere on the default collections path (~/.ansible/collections) would make
+    # ansible-galaxy skip the install as "already installed"
+    subprocess.run([str(core_venv / "ansible-galaxy"), "collection", "install", "--force",
+                    "-p", str(out / "collections"), str(tarball)], check=True, timeout=300, capture_output=True, env=env, cwd=out)
     yield Installed(tarball, core_venv, out / "collections")
 
 
