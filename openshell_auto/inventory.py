@@ -27,6 +27,7 @@ from ansible_collections.openshell_auto.cluster.plugins.module_utils import devi
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque, checksum_problem
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
 from openshell_auto.errors import InputError
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.airgap import sha256_problem
 from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, range_size, read_text
 from openshell_auto.specs import Specs, load_specs
 
@@ -549,8 +550,8 @@ IMAGE_REFERENCES = {
 }
 
 
-# Value formats argument_specs cannot express; the roles assert the same before they use a value.
-_SHA256 = re.compile(r"^(sha256:)?[0-9a-fA-F]{64}$")
+# Value formats argument_specs cannot express; the roles check the same before they use a value
+# (the sha256 format: plugins/module_utils/airgap.py, the roles' air-gap check on the controller).
 # The sums the roles compare with a sha256 of a controller-side file themselves.
 SHA256_CHECKSUMS = ("k3s_images_checksum", "nvidia_device_plugin_chart_checksum",
                     "nvidia_device_plugin_image_checksum")
@@ -577,7 +578,7 @@ def _format_problems(name: str, value: Any) -> list[str]:
         return [problem]
     if not isinstance(value, str):
         return []
-    if name in SHA256_CHECKSUMS and value and not _SHA256.fullmatch(value):
+    if name in SHA256_CHECKSUMS and value and sha256_problem(value):
         return [f"'{value}' is not a sha256; set it to \"sha256:<64 hex digits>\" or the 64 hex digits alone "
                 "(`sha256sum FILE` of a trusted copy), or leave it empty"]
     if name in GET_URL_CHECKSUMS and value and (problem := checksum_problem(value)):

@@ -70,7 +70,7 @@ def test_controller_steps_never_escalate_on_the_controller() -> None:
             if task.get("delegate_to") in ("localhost", "127.0.0.1") or "local_action" in task:
                 checked += 1
                 assert become is False, f"{path.relative_to(REPO)}: {task.get('name')!r} needs `become: false`\n{text}"
-    assert checked >= 10
+    assert checked >= 7  # the air-gap lookups are one task of role openshell (tasks/verify_inputs.yml)
 
 
 FAKE_SUDO = r"""#!/bin/sh

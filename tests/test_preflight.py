@@ -44,6 +44,8 @@ ARCH_PLAY = "PLAY [Read the hosts' CPU architecture (names the k3s binary's line
 JETSON_PLAY = "PLAY [Read which GPU hosts are Jetsons without NVML]"
 TOOLKIT_PLAY = "PLAY [NVIDIA container toolkit and CDI specs on GPU hosts]"
 VALIDATE_PLAY = "PLAY [Check every role's variables for every host (before any host is changed)]"
+# The one task of the shared air-gap check (roles/openshell/tasks/verify_inputs.yml) that looks up and hashes.
+LOOKUP_TASK = "TASK [openshell : Look up (and hash where a sum is given) each air-gap file once on the controller]"
 
 
 def sha256(path: Path) -> str:
@@ -177,19 +179,13 @@ def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: 
         plays(result)
     preflight = out.split(PREFLIGHT_PLAY)[1].split(TOOLKIT_PLAY)[0]
     assert "fatal:" not in preflight and "WARNING:" not in preflight, preflight
-    images = section(preflight, "TASK [k3s : Checksum the images archives on the controller]")
-    assert images.count(f"(item={airgap.dir / IMAGES})") == 1, images
-    binary = section(preflight, "TASK [k3s : Checksum the local k3s binary on the controller]")
-    assert binary.count(f"(item={airgap.dir / 'k3s'})") == 1, binary
-    chart = section(preflight, "TASK [nvidia_device_plugin : Checksum the chart archive on the controller]")
-    assert re.findall(r"^ok: \[(\S+) -> localhost\]", chart, re.MULTILINE) == ["server1"], chart
-    looked = section(preflight, "TASK [k3s : Look for the air-gap files on the controller]")
-    assert looked.count(f"(item={airgap.dir / IMAGES})") == 1 and looked.count(f"(item={airgap.dir / 'k3s'})") == 1
-    image_part = preflight.split("TASK [Check the device-plugin image archive (GPU hosts)]")[1]
-    looked = section(image_part, "TASK [nvidia_device_plugin : Look for the image archives on the controller]")
-    assert looked.count(f"(item={airgap.dir / PLUGIN_IMAGE})") == 1, looked
-    image = section(image_part, "TASK [nvidia_device_plugin : Checksum the image archives on the controller]")
-    assert image.count(f"(item={airgap.dir / PLUGIN_IMAGE})") == 1, image
+    # One pass for every role and host: each distinct file looked up (and hashed) once.
+    looked = section(preflight, LOOKUP_TASK)
+    for name in (IMAGES, "k3s", "sha256sum-amd64.txt", CHART, PLUGIN_IMAGE):
+        assert looked.count(f"(item={airgap.dir / name})") == 1, (name, looked)
+    assert preflight.count(LOOKUP_TASK) == 1, preflight
+    # The roles' own flows later in the run skip what was checked here.
+    assert LOOKUP_TASK not in out.split(TOOLKIT_PLAY)[1], out
     # Then gpu_hosts.yml: the safety net's missing driver fails every host; k3s never starts.
     assert result.returncode != 0
     assert "TASK [nvidia_container_toolkit : " in out.split(TOOLKIT_PLAY)[1]
@@ -210,8 +206,8 @@ def test_wrong_sum_stops_site_before_any_host_is_changed(tmp_path: Path, airgap:
     elif case == "k3s-binary":
         airgap.write_sums(binary_sum=wrong)
         failing = set(HOSTS)
-        message = (f"k3s_binary_src {airgap.dir / 'k3s'} has sha256 {airgap.binary_sum} but {sums} says {wrong}: "
-                   "download both files of release v1.35.2+k3s1 again")
+        message = (f"k3s_binary_src {airgap.dir / 'k3s'} has sha256 {airgap.binary_sum} but k3s_checksum_src {sums} "
+                   f"(line for k3s) expects {wrong}: download both files of release v1.35.2+k3s1 again")
     elif case == "k3s-images":
         airgap.write_sums(images_sum=wrong)
         failing = set(HOSTS)
@@ -282,11 +278,9 @@ def test_preflight_with_nothing_set_skips_every_check(tmp_path: Path) -> None:
     arch = section(result.stdout, "TASK [Read each host's CPU architecture]")  # no connection to any host
     assert "ok:" not in arch and "fatal:" not in arch, arch
     out = result.stdout.split(PREFLIGHT_PLAY)[1]
-    for task in ("k3s : Checksum the images archives", "k3s : Checksum the local k3s binary",
-                 "k3s : Read the host's CPU architecture", "nvidia_device_plugin : Checksum the chart archive",
-                 "nvidia_device_plugin : Checksum the image archives"):
-        body = section(out, f"TASK [{task}")
-        assert "ok:" not in body and "changed:" not in body, (task, body)
+    assert LOOKUP_TASK not in out, out  # nothing collected: the shared check is not even included
+    body = section(out, "TASK [Check the air-gap files of every host on the controller]")
+    assert "included:" not in body and "ok:" not in body, body
     assert "WARNING:" not in out
     assert all(recap(result, host)["changed"] == 0 for host in HOSTS)
 
@@ -298,7 +292,8 @@ def test_preflight_changes_nothing_and_warns_about_unverified_archives(tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert f"WARNING: nvidia_device_plugin_chart_src {airgap.dir / CHART} is used without a checksum check" in out
-    assert out.count(f"WARNING: nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} is copied without") == 3
+    # once per run, not once per host that uses the archive
+    assert out.count(f"WARNING: nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} is copied without") == 1
     assert all(recap(result, host)["changed"] == 0 and recap(result, host)["failed"] == 0 for host in HOSTS)
     assert written(tmp_path) == []
 
@@ -356,19 +351,20 @@ def test_the_roles_do_not_hash_again_what_the_preflight_verified(tmp_path: Path,
     out = result.stdout
     first, later = out.split("PLAY [The roles' own checks later in the same run]")
     assert "fatal:" not in first, first
-    first_image = first.split("TASK [Check the device-plugin image archive (GPU hosts)]")[1]
-    later_image = later.split("TASK [Image]")[1]
-    for task, before, after, hashed_again in (
-            ("k3s : Checksum the images archives on the controller", first, later, False),
-            ("k3s : Checksum the local k3s binary on the controller", first, later, False),
-            ("nvidia_device_plugin : Checksum the chart archive on the controller", first, later, False),
-            ("nvidia_device_plugin : Checksum the image archives on the controller", first_image, later_image, True)):
-        assert re.search(r"^ok: \[server1 -> localhost\]", section(before, f"TASK [{task}"), re.MULTILINE), task
-        body = section(after, f"TASK [{task}")
-        assert ("ok:" in body) == hashed_again, (task, body)
-    # Only gpu2's new sum was hashed (once) and refused; gpu1 and server1 were not hashed again.
-    rehashed = section(later_image, "TASK [nvidia_device_plugin : Checksum the image archives on the controller]")
-    assert rehashed.count("(item=") == 1, rehashed
+    looked = section(first, LOOKUP_TASK)
+    for name in (IMAGES, "k3s", CHART, PLUGIN_IMAGE):
+        assert looked.count(f"(item={airgap.dir / name})") == 1, (name, looked)
+    # Later: k3s and the chart were checked already (their includes are skipped); only gpu2's image,
+    # with its new sum, is checked again: looked up and hashed once, and refused.
+    k3s_part = later.split("TASK [Chart]")[0]
+    chart_part = later.split("TASK [Chart]")[1].split("TASK [Image]")[0]
+    # (a skipped include_role prints its task name without the role's)
+    for part, task in ((k3s_part, "Check the air-gap inputs on the controller (once per run)]"),
+                       (chart_part, "Check the air-gap archive on the controller (once per run)]")):
+        assert LOOKUP_TASK not in part, part
+        assert "included:" not in section(part, task), part
+    rehashed = section(later.split("TASK [Image]")[1], LOOKUP_TASK)
+    assert rehashed.count("(item=") == 1 and f"(item={airgap.dir / PLUGIN_IMAGE})" in rehashed, rehashed
     assert re.findall(r"^fatal: \[(\S+)\]", later, re.MULTILINE) == ["gpu2"], later
     assert (f"nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} has sha256 {airgap.image_sum} but "
             f"nvidia_device_plugin_image_checksum expects {'12' * 32}") in later, later
@@ -396,13 +392,14 @@ def test_an_unreachable_host_does_not_stop_the_others_checks(tmp_path: Path, air
     arch = section(out, "TASK [Read each host's CPU architecture]")
     assert re.search(r"^fatal: \[gpu2\]: UNREACHABLE!.*\.\.\.ignoring", arch, re.MULTILINE | re.DOTALL), arch
     assert sorted(re.findall(r"^ok: \[(\S+)\]", arch, re.MULTILINE)) == ["gpu1", "server1"], arch
-    k3s = section(out, "TASK [Check the k3s binary and images archive (every host)]")
+    k3s = section(out, "TASK [Collect the k3s binary, sums file and images archive (every host)]")
     included = re.search(r"^included: k3s for (.*)$", k3s, re.MULTILINE)
     assert "skipping: [gpu2]" in k3s and included, k3s
     # hosts are listed in the order their results arrived
     assert sorted(included.group(1).split(", ")) == ["gpu1", "server1"], k3s
-    binary = section(out, "TASK [k3s : Refuse a local binary that does not match its checksum]")
-    assert sorted(re.findall(r"^ok: \[(\S+)\]", binary, re.MULTILINE)) == ["gpu1", "server1"], binary
+    checked = section(out, "TASK [openshell : Refuse air-gap files that are missing or do not match their sums")
+    assert sorted(re.findall(r"^ok: \[(\S+)\]", checked, re.MULTILINE)) == ["gpu1", "gpu2", "server1"], checked
+    assert f"(item={airgap.dir / 'k3s'})" in section(out, LOOKUP_TASK)
     assert recap(result, "gpu2")["failed"] == 0
 
 
@@ -436,8 +433,8 @@ def test_the_k3s_check_reads_the_architecture_when_no_play_did(tmp_path: Path, a
 
 
 def test_an_unverified_archive_is_warned_about_once_per_host_and_run(tmp_path: Path, airgap: Airgap) -> None:
-    """No sums: the preflight warns (once per host that uses the archive); the roles' own checks
-    later in the same run do not say it again."""
+    """No sums: the preflight warns (once per archive and run); the roles' own checks later in the
+    same run do not say it again."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(ROLE_AFTER_PREFLIGHT.format(preflight=PREFLIGHT, image_vars=""))
     airgap.write_sums()
@@ -448,10 +445,10 @@ def test_an_unverified_archive_is_warned_about_once_per_host_and_run(tmp_path: P
     result = run(tmp_path, playbook, **extra)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count(f"WARNING: k3s_images_src {airgap.dir / IMAGES} is copied without") == len(HOSTS), out
+    assert out.count(f"WARNING: k3s_images_src {airgap.dir / IMAGES} is copied without") == 1, out
     assert out.count(f"WARNING: nvidia_device_plugin_chart_src {airgap.dir / CHART} is used without") == 1, out
     assert out.count(f"WARNING: nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} is copied without") \
-        == len(HOSTS), out
+        == 1, out
     later = out.split("PLAY [The roles' own checks later in the same run")[1]
     assert "WARNING:" not in later, later
 
@@ -474,7 +471,7 @@ def test_a_missing_signing_key_file_stops_the_run_naming_it(tmp_path: Path, airg
     assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
     assert (f"nvidia_container_toolkit_gpg_key_src {missing} does not exist on the controller: fix the path"
             in result.stdout), result.stdout
-    looked = section(result.stdout, "TASK [nvidia_container_toolkit : Look for the repository signing key")
+    looked = section(result.stdout, LOOKUP_TASK)
     assert looked.count(f"(item={missing})") == 1, looked  # once for all GPU hosts
 
 
@@ -496,7 +493,7 @@ def test_a_checksum_file_nothing_reads_is_not_required(tmp_path: Path, airgap: A
              "k3s_checksum_src": str(airgap.dir / "gone.txt")}
     result = run(tmp_path, PREFLIGHT, **extra)
     assert result.returncode == 0, result.stdout + result.stderr
-    looked = section(result.stdout, "TASK [k3s : Look for the air-gap files on the controller]")
+    looked = section(result.stdout, LOOKUP_TASK)
     assert "gone.txt" not in looked and f"(item={airgap.dir / IMAGES})" in looked, looked
 
 
