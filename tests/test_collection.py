@@ -151,7 +151,7 @@ def test_a_user_playbook_runs_the_installed_collection(installed: Installed, tmp
     run = _run_user_playbook(installed, tmp_path, "127.0.0.1")
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
-    assert "TASK [openshell_auto.cluster.openshell : Check the host's name, address and node name]" in out, out
+    assert "TASK [openshell_auto.cluster.openshell : Check the inventory layout and this host's name, address and node name]" in out, out
     result = json.loads((tmp_path / "result.json").read_text())
     assert result == {"render": ["default/box"], "ready": True, "doctor": "no material gathered",
                       "verify": "no material gathered",
