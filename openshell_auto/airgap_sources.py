@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from openshell_auto.inventory import Inventory, VarBlock, _extra_blocks, _owner_text, is_template
+from openshell_auto.inventory import Inventory, is_template, owner_text, variable_blocks
 from openshell_auto.specs import Specs, load_specs
 
 
@@ -45,14 +45,13 @@ def path_problem(value: str) -> str | None:
 def source_problems(inventory: Inventory, specs: Specs | None = None) -> list[str]:
     """One message per `*_src` value (inventory, vars files, -e) that names no readable file."""
     names = set(source_variables(specs or load_specs()))
-    blocks: list[VarBlock] = [*inventory.all_blocks(), *_extra_blocks(inventory.extra_vars)]
     problems: list[str] = []
-    for block in blocks:
+    for block in variable_blocks(inventory):
         for name in sorted(names & set(block.values)):
             value: Any = block.values[name]
             if not isinstance(value, str) or not value or is_template(value):
                 continue  # types are checked with the inventory; templates resolve per host in the play
             problem = path_problem(value)
             if problem:
-                problems.append(f"{block.where(name)}: {_owner_text(block)}: field {name}: {problem}")
+                problems.append(f"{block.where(name)}: {owner_text(block)}: field {name}: {problem}")
     return problems

@@ -489,7 +489,7 @@ def _validator_for(name: str, spec: dict[str, Any]) -> Any:
     return _VALIDATORS[key]
 
 
-def _owner_text(block: VarBlock) -> str:
+def owner_text(block: VarBlock) -> str:
     return "extra vars" if block.owner_kind == "extra vars" else f"{block.owner_kind} {block.owner}"
 
 
@@ -509,14 +509,14 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
                     continue
                 strict = hostile.strict_type_problem(name, spec, value)
                 if strict:
-                    errors.append(f"{where}: {_owner_text(block)}: field {name}: {strict}")
+                    errors.append(f"{where}: {owner_text(block)}: field {name}: {strict}")
                     continue
                 result = _validator_for(name, spec).validate({name: value})
                 for message in result.error_messages:
                     fix = _type_fix(spec)
-                    errors.append(f"{where}: {_owner_text(block)}: field {name}: {message}; {fix}")
+                    errors.append(f"{where}: {owner_text(block)}: field {name}: {message}; {fix}")
                 if not result.error_messages:
-                    errors.extend(f"{where}: {_owner_text(block)}: field {name}: {problem}"
+                    errors.extend(f"{where}: {owner_text(block)}: field {name}: {problem}"
                                   for problem in _format_problems(name, value))
                 continue
             if name in known or name.startswith("__"):
@@ -527,7 +527,7 @@ def check_variables(blocks: Iterable[VarBlock], specs: Specs) -> list[str]:
                 continue  # a user variable unrelated to any role
             hint = f"did you mean `{suggestion}`?" if suggestion else \
                 f"see roles/{role.name}/meta/argument_specs.yml for the variables of role {role.name}" if role else ""
-            errors.append(f"{where}: {_owner_text(block)}: field {name}: unknown variable"
+            errors.append(f"{where}: {owner_text(block)}: field {name}: unknown variable"
                           f"{f' of role {role.name}' if role else ''}; {hint}")
     return errors
 
@@ -613,6 +613,11 @@ def _as_bool(value: Any) -> bool | None:
         return None
 
 
+def variable_blocks(inventory: Inventory) -> list[VarBlock]:
+    """Every place the inventory's variables come from: groups, hosts, vars files, then -e."""
+    return [*inventory.all_blocks(), *_extra_blocks(inventory.extra_vars)]
+
+
 def _extra_blocks(extra_vars: Mapping[str, Any]) -> list[VarBlock]:
     """Extra vars as blocks: one per `-e @file` (messages name its file and line), one for the
     inline -e values."""
@@ -647,7 +652,7 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     specs = specs or load_specs()
     from ansible_collections.openshell_auto.cluster.plugins.module_utils import hostile
 
-    blocks = [*inventory.all_blocks(), *_extra_blocks(inventory.extra_vars)]
+    blocks = variable_blocks(inventory)
     unsafe = hostile.check_inventory(inventory, blocks)
     if unsafe:  # nothing below templates a value, but refuse before any other check reads one
         raise InputError(unsafe)
