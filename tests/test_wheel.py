@@ -99,6 +99,22 @@ def test_wheel_ships_the_collection_beside_the_cli(wheel: Path) -> None:
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
+def test_editable_install_carries_no_copy_of_the_collection(tmp_path: Path) -> None:
+    """hatchling copies a wheel target's force-include into editable wheels too; hatch_build.py adds
+    the collection to regular wheels only. A frozen copy in site-packages would come before the
+    checkout on sys.path (and, sorted by path, in ansible-galaxy's listing) and serve stale roles.
+    pip --python installs into a bare venv, so the test's own environment is left alone."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps",
+                    "-q", "-e", str(ROOT)], check=True, timeout=300, capture_output=True)
+    installed = [p.relative_to(venv).as_posix() for p in (venv / "lib").rglob("*")]
+    pth = [p for p in installed if p.endswith("/_editable_impl_openshell_auto.pth")]
+    assert pth, installed
+    assert str(ROOT) in (venv / pth[0]).read_text().splitlines()
+    assert not [p for p in installed if "ansible_collections" in p], installed
+
+
 def test_filters_and_cli_use_the_installed_collection(wheel: Path, tmp_path: Path) -> None:
     """Installed: the filters import module_utils by the collection's name, and the CLI's content
     root is the collection the wheel installed. Nothing comes from the checkout."""

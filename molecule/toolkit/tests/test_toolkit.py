@@ -213,8 +213,9 @@ def test_converge_ran_the_collection_installed_from_the_tarball() -> None:
     listed = subprocess.run([str(Path(sys.executable).parent / "ansible-galaxy"), "collection", "list",
                              "openshell_auto.cluster", "--format", "json"],
                             env=dict(os.environ), capture_output=True, text=True, timeout=120, check=True)
-    found = json.loads(listed.stdout)
-    assert list(found)[0] == str(collections / "ansible_collections"), found  # first on the path wins
+    found = json.loads(listed.stdout)  # every copy on the search path, sorted by path, not by precedence
+    assert str(collections / "ansible_collections") in found, found
+    assert found[str(collections / "ansible_collections")]["openshell_auto.cluster"]["version"] == galaxy["version"]
 
 
 # --- extra ansible-playbook runs ----------------------------------------------------------------
