@@ -1,7 +1,7 @@
 """roles/k3s/tasks/containerd_rendered.yml: the role reads k3s's containerd config only once k3s
 has written it for its current start (agents write it seconds after systemd reports them started).
-Runs the task file with ansible-playbook on localhost against a temp data dir; a thread plays k3s,
-writing config.toml late."""
+Runs the task file with ansible-playbook on localhost against a temp data dir; the test plays k3s,
+writing config.toml once the role has said RETRYING."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import importlib.machinery
 import importlib.util
 import subprocess
 import sys
-import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import ANSIBLE_PLAYBOOK, ansible_env
@@ -43,7 +42,10 @@ def _plugin():  # type: ignore[no-untyped-def]
     return module
 
 
-def _run(tmp_path: Path, retries: int = 10) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, retries: int = 10,
+         on_first_retry: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs the play; on_first_retry (k3s writing its config) runs once the role has looked, found
+    nothing usable and said RETRYING, however loaded the machine is."""
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(
         "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
@@ -52,18 +54,22 @@ def _run(tmp_path: Path, retries: int = 10) -> subprocess.CompletedProcess[str]:
         f"      k3s_data_dir: {tmp_path / 'data'}\n      k3s_ready_retries: {retries}\n      k3s_ready_delay: 1\n")
     playbook = tmp_path / "rendered.yml"
     playbook.write_text(PLAYBOOK)
-    env = ansible_env()
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
-                          env=env, timeout=180, check=False)
-
-
-def _late_write(path: Path, text: str, after: float) -> threading.Thread:
-    def write() -> None:
-        time.sleep(after)
-        path.write_text(text)
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    return thread
+    argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)]
+    lines: list[str] = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=ansible_env()) as proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if on_first_retry is not None and "RETRYING" in line:
+                    on_first_retry()
+                    on_first_retry = None
+            proc.wait(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), "")
 
 
 def _ctd(tmp_path: Path) -> Path:
@@ -75,9 +81,7 @@ def _ctd(tmp_path: Path) -> Path:
 def test_waits_for_a_config_k3s_has_not_written_yet(tmp_path: Path) -> None:
     """No template, no config.toml yet: the role waits until k3s writes it."""
     ctd = _ctd(tmp_path)
-    writer = _late_write(ctd / "config.toml", BASE.format(n=2), after=3.0)
-    run = _run(tmp_path)
-    writer.join()
+    run = _run(tmp_path, on_first_retry=lambda: (ctd / "config.toml").write_text(BASE.format(n=2)))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" in run.stdout and "READ # start 2" in run.stdout
 
@@ -91,9 +95,7 @@ def test_waits_until_the_config_comes_from_the_current_template(tmp_path: Path) 
     new = plugin.k3s_cdi_template(BASE.format(n=2), "b" * 64, ["/etc/cdi"])
     (ctd / "config.toml.tmpl").write_text(new)
     (ctd / "config.toml").write_text(old)  # stale: rendered before the restart
-    writer = _late_write(ctd / "config.toml", new, after=3.0)
-    run = _run(tmp_path)
-    writer.join()
+    run = _run(tmp_path, on_first_retry=lambda: (ctd / "config.toml").write_text(new))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" in run.stdout and "READ # start 2" in run.stdout
 
