@@ -6,6 +6,8 @@ Figures (median of N runs, wall clock, each a fresh process as a user would run 
   - `openshell-auto --help`                           target < 0.5 s (ansible imported lazily)
   - `openshell-auto render` on the example inventory
   - `openshell-auto render` on a generated 200-host inventory    target < 5 s
+  - `ansible-inventory --list` on the same inventory, measured in the same run, and the ratio
+    render / ansible-inventory                                    target <= 1.5
 """
 
 from __future__ import annotations
@@ -128,6 +130,13 @@ def main() -> None:
         med, low, cpu = timed([*base, "render", "-i", str(inventory), "-o", str(out)], args.runs)
         print(f"render 200-host inventory:          wall {med:.3f}/{low:.3f} s  cpu {cpu:.3f} s  "
               f"files {count_files(out)}  (target < 5 s) {'OK' if med < 5 else 'SLOW'}")
+        inv_med, inv_low, inv_cpu = timed([str(Path(sys.executable).parent / "ansible-inventory"), "-i",
+                                           str(inventory), "--list", "--output", str(tmpdir / "inventory.json")],
+                                          args.runs)
+        print(f"ansible-inventory --list, same:     wall {inv_med:.3f}/{inv_low:.3f} s  cpu {inv_cpu:.3f} s")
+        ratio = med / inv_med
+        print(f"render / ansible-inventory (wall medians): {ratio:.2f}x  (target <= 1.5x) "
+              f"{'OK' if ratio <= 1.5 else 'SLOW'}")
         seconds, cpu, files = synthetic_render(inventory, tmpdir / "synthetic", args.synthetic_templates)
         print(f"in-process render, 200 hosts x {args.synthetic_templates} synthetic templates: wall {seconds:.3f} s  "
               f"cpu {cpu:.3f} s  files {files}  ({1000 * cpu / max(files, 1):.2f} ms CPU/file)")

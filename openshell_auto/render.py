@@ -11,6 +11,7 @@ facts) and `ansible_managed` is set as the template module sets it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -225,6 +226,8 @@ class _Context:
     outdir: Path
     entries: list[Any]
     selected: dict[int, set[str]]
+    sources: dict[Path, str] = field(default_factory=dict)  # template text by file
+    memo: dict[str, Any] = field(default_factory=dict)  # _memo_key -> _evaluate's outcome
 
 
 _HostResult = tuple[str, list[tuple[str, str]], list[str]]
@@ -272,8 +275,6 @@ def _run_parallel(context: _Context, hosts: list[str]) -> list[_HostResult]:
 
 def _render_host(context: _Context, host_name: str) -> _HostResult:
     """Render every selected entry for one host; write the files; return (host, files, errors)."""
-    from ansible.template import Templar, trust_as_template
-
     classified = context.classified
     files: list[tuple[str, str]] = []
     errors: list[str] = []
@@ -286,40 +287,30 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
         "__openshell_is_agent": host_name in classified.agents,
         "__openshell_is_gpu": host_name in classified.gpu_hosts,
     })
-    templar = Templar(loader=context.loader, variables=all_vars)
     for index, entry in enumerate(context.entries):
         if host_name not in context.selected[index]:
             continue
         label = f"host {host_name}: {entry.role}/templates/{entry.template}"
         source = context.roles / entry.role / "templates" / entry.template
-        if entry.when:
-            try:
-                wanted = templar.template(trust_as_template("{{ (" + entry.when + ") | bool }}"))
-            except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
-                errors.append(f"{label}: field when `{entry.when}`: {_one_line(exc)}")
-                continue
-            if str(wanted).strip().lower() not in ("true", "1"):
-                continue
         if not source.is_file():
             errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
             continue
-        try:
-            dest = entry.dest
-            if any(marker in dest for marker in ("{{", "{%")):
-                dest = str(templar.template(trust_as_template(dest)))
-            dest = dest.strip()
-        except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
-            errors.append(f"{label}: field dest `{entry.dest}`: {_one_line(exc)}")
+        template = context.sources.setdefault(source, source.read_text(encoding="utf-8"))
+        needed = referenced_variables(("{{ " + entry.when + " }}" if entry.when else "", entry.dest, template),
+                                      all_vars)
+        variables = all_vars if needed is None else {k: v for k, v in all_vars.items() if k in needed}
+        key = None if needed is None else _memo_key(index, variables)
+        outcome = context.memo.get(key) if key is not None else None
+        if outcome is None:
+            outcome = _evaluate(context, entry, source, variables, label)
+            if key is not None and isinstance(outcome, tuple):
+                context.memo[key] = outcome
+        if isinstance(outcome, str):
+            errors.append(outcome)
             continue
-        if not dest.startswith("/"):
-            errors.append(f"{label}: field dest rendered to `{dest}`, not an absolute path; "
-                          "fix the role variable or the RENDERED_FILES entry")
+        if outcome is False:
             continue
-        try:
-            text = render_template(context.loader, templar, all_vars, source, dest)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"{label}: {_one_line(exc)}")
-            continue
+        dest, text = outcome
         target = context.outdir / host_name / dest.lstrip("/")
         if "\x00" in dest or ".." in Path(dest).parts or not inside(context.outdir / host_name, target):
             errors.append(f"{label}: field dest rendered to `{shown(dest)}`, which leaves {context.outdir}/"
@@ -333,6 +324,46 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
         target.chmod(0o600)  # rendered files may hold tokens
         files.append((dest, str(target)))
     return host_name, files, errors
+
+
+def _memo_key(index: int, variables: dict[str, Any]) -> str:
+    """The same entry with the same values of every variable it can reach renders the same text:
+    hosts that differ in nothing the template reads share one render. Objects without a JSON form
+    (Ansible's hostvars) are the same object for every host of one render, so their identity keys."""
+    import json
+
+    return json.dumps([index, variables], sort_keys=True, default=lambda o: f"<{type(o).__name__} {id(o)}>")
+
+
+_Outcome = tuple[str, str] | str | bool  # (dest, text), an error message, or False: `when` is false
+
+
+def _evaluate(context: _Context, entry: Any, source: Path, variables: dict[str, Any], label: str) -> _Outcome:
+    """`when`, `dest` and the template of one entry over `variables`, as the role would template them."""
+    from ansible.template import Templar, trust_as_template
+
+    templar = Templar(loader=context.loader, variables=variables)
+    if entry.when:
+        try:
+            wanted = templar.template(trust_as_template("{{ (" + entry.when + ") | bool }}"))
+        except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
+            return f"{label}: field when `{entry.when}`: {_one_line(exc)}"
+        if str(wanted).strip().lower() not in ("true", "1"):
+            return False
+    try:
+        dest = entry.dest
+        if any(marker in dest for marker in _TEMPLATE_MARKERS):
+            dest = str(templar.template(trust_as_template(dest)))
+        dest = dest.strip()
+    except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
+        return f"{label}: field dest `{entry.dest}`: {_one_line(exc)}"
+    if not dest.startswith("/"):
+        return (f"{label}: field dest rendered to `{dest}`, not an absolute path; "
+                "fix the role variable or the RENDERED_FILES entry")
+    try:
+        return dest, render_template(context.loader, templar, variables, source, dest)
+    except Exception as exc:  # noqa: BLE001
+        return f"{label}: {_one_line(exc)}"
 
 
 def render_template(loader: Any, templar: Any, variables: dict[str, Any], source: Path, dest: str) -> str:
@@ -354,6 +385,71 @@ def render_template(loader: Any, templar: Any, variables: dict[str, Any], source
     result = data_templar.template(text, escape_backslashes=False,
                                    overrides={"trim_blocks": True, "lstrip_blocks": False, "newline_sequence": "\n"})
     return str(result)
+
+
+# Names whose values a template reaches only by a string built at run time: where a template uses
+# one, it gets every variable.
+_DYNAMIC_LOOKUP = re.compile(r"""\b(?:lookup|query|q)\s*\(\s*['"](?:vars|varnames)['"]""")
+_TEMPLATE_MARKERS = ("{{", "{%")
+
+
+def referenced_variables(texts: Iterable[str], variables: dict[str, Any]) -> set[str] | None:
+    """The variables the Jinja in `texts` can reach: the names it uses, and, through every value
+    that is itself a template, the names those use, to the end of the chain.
+
+    Ansible's templar wraps every variable it is handed in a lazy container for each template it
+    evaluates (nested ones included), so handing it only these names makes each evaluation cost
+    what the template uses rather than every role default. None (hand it everything) when the
+    reach cannot be known statically: a syntax this parser does not read, `vars`, a `vars` lookup,
+    or an include/import.
+    """
+    seen: set[str] = set()
+    pending = [t for t in texts if t]
+    while pending:
+        text = pending.pop()
+        if not any(marker in text for marker in _TEMPLATE_MARKERS):
+            continue
+        if text not in _NAMES:
+            _NAMES[text] = _names_used(text)
+        names = _NAMES[text]
+        if names is None:
+            return None
+        for name in names - seen:
+            seen.add(name)
+            pending.extend(_template_strings(variables.get(name)))
+    return seen
+
+
+_NAMES: dict[str, frozenset[str] | None] = {}  # template text -> names it loads (None: not knowable)
+
+
+def _names_used(text: str) -> frozenset[str] | None:
+    import jinja2
+    from jinja2 import nodes
+
+    if _DYNAMIC_LOOKUP.search(text):
+        return None
+    try:
+        tree = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"]).parse(text)
+    except jinja2.TemplateSyntaxError:
+        return None
+    if any(True for _ in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+        return None
+    names = frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")  # loop names too
+    return None if "vars" in names else names
+
+
+def _template_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if any(marker in value for marker in _TEMPLATE_MARKERS):
+            yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _template_strings(key)
+            yield from _template_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _template_strings(item)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -128,7 +128,7 @@ def test_real_registry_renders_for_the_example_inventory(tmp_path: Path) -> None
             assert written.is_file()
 
 
-def test_compile_cache_and_workers_do_not_change_output(fake_content: paths.ContentPaths, tmp_path: Path,
+def test_compile_cache_workers_and_pruning_do_not_change_output(fake_content: paths.ContentPaths, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          write_inventory: Callable[..., Path]) -> None:
     hosts = "\n".join(f"        a{i}: {{openshell_gpu: {str(i % 2 == 0).lower()}}}" for i in range(12))
@@ -142,6 +142,7 @@ def test_compile_cache_and_workers_do_not_change_output(fake_content: paths.Cont
     from openshell_auto import render
 
     monkeypatch.setattr(render, "compile_cache", contextlib.nullcontext)
+    monkeypatch.setattr(render, "referenced_variables", lambda texts, variables: None)  # every variable, no memo
     monkeypatch.setenv("OPENSHELL_AUTO_RENDER_WORKERS", "1")
     render_inventory(inventory, tmp_path / "plain")
     fast, plain = _files(tmp_path / "fast"), _files(tmp_path / "plain")
@@ -196,3 +197,42 @@ def test_render_covers_every_template_the_roles_write_at_the_same_path() -> None
     templates = {(t.parent.parent.name, t.name) for t in paths.content().roles.glob("*/templates/*.j2")}
     assert templates == set(written), "every template file is written by exactly the tasks found"
     assert written == registry
+
+
+def test_the_real_roles_render_the_same_with_only_the_variables_they_reach(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_inventory: Callable[..., Path]) -> None:
+    """The real templates, with per-host differences (GPU or not, labels, a proxy on some hosts):
+    handing each template only the variables it reaches, and sharing renders between hosts whose
+    reached values are equal, writes byte for byte what the full variable set writes."""
+    from openshell_auto import render
+
+    hosts = "\n".join(
+        f"        a{i}: {{openshell_gpu: {str(i % 2 == 0).lower()}"
+        + (", k3s_http_proxy: 'http://proxy.example:3128'" if i % 3 == 0 else "")
+        + (", k3s_node_labels: [rack=r%d]" % i if i % 4 == 0 else "") + "}" for i in range(10))
+    inventory = write_inventory(
+        "all:\n  children:\n    openshell_servers:\n      hosts:\n        s1: {ansible_host: 192.0.2.1}\n"
+        f"        s2: {{ansible_host: 192.0.2.2}}\n    openshell_agents:\n      hosts:\n{hosts}\n")
+    monkeypatch.setenv("OPENSHELL_AUTO_RENDER_WORKERS", "1")
+    reached = render_inventory(inventory, tmp_path / "reached")
+    monkeypatch.setattr(render, "referenced_variables", lambda texts, variables: None)
+    full = render_inventory(inventory, tmp_path / "full")
+    names = _files(tmp_path / "full")
+    assert _files(tmp_path / "reached") == names and full.file_count == reached.file_count
+    assert any(n.endswith("etc/default/k3s-agent") for n in names) and any(n.endswith("nvidia-cdi-refresh.env") for n in names)
+    for name in names:
+        assert (tmp_path / "reached" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+
+
+def test_referenced_variables_follows_values_and_gives_up_on_dynamic_names() -> None:
+    from openshell_auto.render import referenced_variables
+
+    variables = {"a": "{{ b }}-x", "b": {"k": ["{{ c | upper }}"]}, "c": "plain", "d": "{{ e }}", "e": 1}
+    assert referenced_variables(["{{ a }} {% for i in items %}{{ i }}{% endfor %}"], variables) == {
+        "a", "b", "c", "items", "i"}
+    assert referenced_variables(["no template here"], variables) == set()
+    assert referenced_variables(["{{ lookup('vars', 'a' ~ n) }}"], variables) is None
+    assert referenced_variables(["{{ vars['a'] }}"], variables) is None
+    assert referenced_variables(["{% include 'other.j2' %}"], variables) is None
+    assert referenced_variables(["{{ a }"], variables) is None  # not parseable here: every variable
+    assert referenced_variables(["{{ x }}"], {"x": "{{ query('varnames', '^k3s_') }}"}) is None
