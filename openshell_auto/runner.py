@@ -8,6 +8,7 @@ afterwards; ansible-runner's env/ files are suppressed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -497,12 +498,29 @@ def config_prompts(content: paths.ContentPaths) -> set[str]:
     return {names[name] for name, value in values.items() if value is True}
 
 
+def _config_manager(config: str) -> Any:
+    """One ConfigManager per ansible.cfg (as it is on disk now) and process: building one reads
+    ansible-core's whole settings definition (base.yml); values are looked up, with the
+    environment, at each get."""
+    try:
+        stat = os.stat(config)
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    except OSError:
+        version = None
+    return _config_manager_of(config, version)
+
+
+@functools.lru_cache(maxsize=4)
+def _config_manager_of(config: str, version: Any) -> Any:
+    from ansible.config.manager import ConfigManager
+
+    return ConfigManager(conf_file=config)
+
+
 def _config_values(config: Path, names: Sequence[str]) -> dict[str, Any]:
     """Settings that ansible.cfg `config` or the caller's ANSIBLE_* environment set (Ansible's
     defaults left out: ansible-playbook applies them itself)."""
-    from ansible.config.manager import ConfigManager
-
-    manager = ConfigManager(conf_file=str(config))
+    manager = _config_manager(str(config))
     values: dict[str, Any] = {}
     for name in names:
         try:
