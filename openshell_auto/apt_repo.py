@@ -4,8 +4,9 @@ read the way apt checks it: the Release file's OpenPGP signature (gpgv, against 
 the index files' SHA256 from the signed Release, each .deb's SHA256 from the index.
 
 Formats: Debian's repository format (wiki.debian.org/DebianRepository/Format: "Flat Repository
-Format", Release `SHA256:` field lines `<hash> <size> <path>`, Packages stanzas in RFC 822 style
-with `Package`, `Version`, `Filename`, `SHA256`, `Depends`)."""
+Format"; Packages stanzas in RFC 822 style
+with `Package`, `Version`, `Filename`, `SHA256`, `Depends`; Release `SHA512:`/`SHA256:` lines
+`<hash> <size> <path>`)."""
 
 from __future__ import annotations
 
@@ -48,16 +49,25 @@ def stanzas(text: str) -> list[dict[str, str]]:
     return result
 
 
-def release_sha256(release_text: str) -> dict[str, tuple[str, int]]:
-    """The `SHA256:` field of a Release file: path -> (sha256, size)."""
+# Release hash fields apt accepts, strongest first. NVIDIA's Release lists SHA512 only
+# (NVIDIA/libnvidia-container gh-pages stable/deb/amd64/InRelease), Debian's SHA256 and SHA512.
+RELEASE_HASHES = (("SHA512", "sha512", 128), ("SHA256", "sha256", 64))
+
+
+def release_hashes(release_text: str) -> dict[str, tuple[str, str, int]]:
+    """Path -> (hashlib algorithm, hex digest, size) from a Release file's strongest hash field."""
     paragraphs = stanzas(release_text)
-    field = paragraphs[0].get("SHA256", "") if paragraphs else ""
-    sums: dict[str, tuple[str, int]] = {}
-    for line in field.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and _HEX64.fullmatch(parts[0]) and parts[1].isdigit():
-            sums[parts[2]] = (parts[0].lower(), int(parts[1]))
-    return sums
+    first = paragraphs[0] if paragraphs else {}
+    for field_name, algorithm, length in RELEASE_HASHES:
+        sums: dict[str, tuple[str, str, int]] = {}
+        for line in first.get(field_name, "").splitlines():
+            parts = line.split()
+            if (len(parts) == 3 and len(parts[0]) == length and re.fullmatch(r"[0-9a-fA-F]+", parts[0])
+                    and parts[1].isdigit()):
+                sums[parts[2]] = (algorithm, parts[0].lower(), int(parts[1]))
+        if sums:
+            return sums
+    return {}
 
 
 def packages_text(name: str, data: bytes) -> str:

@@ -184,17 +184,19 @@ def fetch_toolkit(values: dict[str, str], arch: str, key: bytes, bundle: Bundle,
     if inrelease is None:
         release, release_gpg = optional("Release"), optional("Release.gpg")
     release_text = apt_repo.verified_release(key, inrelease, release, release_gpg, base)
-    sums = apt_repo.release_sha256(release_text)
+    sums = apt_repo.release_hashes(release_text)
     indices = [name for name in apt_repo.PACKAGES_NAMES if name in sums]
     if not indices:
         raise FetchError(f"{base}: the signed Release lists no Packages index; this is no flat apt repository")
     packages_data: dict[str, bytes] = {}
     for name in indices:
         data = fetch_bytes(_join(base, name))
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sums[name][0]:
-            raise FetchError(f"toolkit index {name} from {_join(base, name)}: sha256 mismatch: expected {sums[name][0]} "
-                             f"(signed Release), got {actual}; nothing from this repository was kept")
+        algorithm, expected, size = sums[name]
+        actual = hashlib.new(algorithm, data).hexdigest()
+        if actual != expected or len(data) != size:
+            raise FetchError(f"toolkit index {name} from {_join(base, name)}: {algorithm} mismatch: expected {expected} "
+                             f"({size} bytes, signed Release), got {actual} ({len(data)} bytes); nothing from this "
+                             "repository was kept")
         packages_data[name] = data
     first = indices[0]
     packages = apt_repo.parse_packages(apt_repo.packages_text(first, packages_data[first]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import lzma
 import os
 import shutil
 import subprocess
@@ -91,11 +92,14 @@ def make_key(home: Path, uid: str) -> None:
 
 
 def sign_release(upstream: Upstream, arch: str) -> None:
-    """Release over the Packages index (Debian repository format: SHA256 field), clearsigned as InRelease."""
+    """Release over the Packages index, clearsigned as InRelease. Like NVIDIA's (NVIDIA/libnvidia-container
+    gh-pages stable/deb/amd64/InRelease) it lists SHA512 only, for Packages and Packages.xz."""
     folder = upstream.root / "toolkit" / "deb" / arch
     packages = (folder / "Packages").read_bytes()
-    release = ("Origin: fake\nLabel: fake\nArchitecture: " + arch + "\nSHA256:\n"
-               f" {sha(packages)} {len(packages)} Packages\n")
+    (folder / "Packages.xz").write_bytes(lzma.compress(packages))
+    lines = [f" {hashlib.sha512(d).hexdigest()} {len(d):>16} {n}" for n, d in
+             (("Packages", packages), ("Packages.xz", (folder / "Packages.xz").read_bytes()))]
+    release = "Architectures: " + arch + "\nCodename: stable\nLabel: fake\nSHA512:\n" + "\n".join(lines) + "\n"
     assert upstream.gnupghome is not None
     (folder / "InRelease").write_bytes(gpg(upstream.gnupghome, "--clearsign", "--output", "-", data=release.encode()))
 
@@ -212,7 +216,7 @@ def test_bundle_fetches_checks_and_writes_vars_usable_by_provision(upstream: Ups
         (upstream.root / "toolkit" / "gpgkey").read_bytes()
     # The signed index is copied unchanged; the pinned package is there, the older one is not.
     repo = outdir / "toolkit" / "deb" / "amd64"
-    for name in ("InRelease", "Packages"):
+    for name in ("InRelease", "Packages", "Packages.xz"):
         assert (repo / name).read_bytes() == (upstream.root / "toolkit" / "deb" / "amd64" / name).read_bytes()
     assert (repo / f"nvidia-container-toolkit-base_{TOOLKIT_VERSION}_amd64.deb").is_file()
     assert not (repo / "nvidia-container-toolkit-base_1.0.0-1_amd64.deb").exists()
@@ -304,7 +308,7 @@ def test_tampered_packages_index_is_refused(upstream: Upstream, tmp_path: Path) 
     code, output = run(["-o", str(outdir), "--skip", "k3s", "--skip", "chart", "--skip", "image",
                         *upstream.extra_vars()])
     assert code == 1
-    assert "toolkit index Packages" in output and "sha256 mismatch" in output and "(signed Release)" in output
+    assert "toolkit index Packages" in output and "sha512 mismatch" in output and "signed Release" in output
     assert not (outdir / "toolkit" / "deb").exists()
 
 
@@ -346,3 +350,17 @@ def test_without_skopeo_the_image_is_left_commented_with_the_command(upstream: U
     assert f"skopeo copy --override-os linux --override-arch amd64 docker://nvcr.io/nvidia/k8s-device-plugin:" \
            f"{CHART_VERSION}-fake" in text  # the tag is the chart entry's appVersion
     assert "nvidia_device_plugin_image_src" not in yaml.safe_load(text)
+
+
+@needs_gpg
+def test_tampered_package_is_refused_and_the_index_not_copied(upstream: Upstream, tmp_path: Path) -> None:
+    deb = upstream.root / "toolkit" / "deb" / "amd64" / f"nvidia-container-toolkit-base_{TOOLKIT_VERSION}_amd64.deb"
+    deb.write_bytes(b"tampered package")
+    outdir = tmp_path / "bundle"
+    code, output = run(["-o", str(outdir), "--skip", "k3s", "--skip", "chart", "--skip", "image",
+                        *upstream.extra_vars()])
+    assert code == 1
+    assert deb.name in output and f"got {sha(b'tampered package')}" in output
+    repo = outdir / "toolkit" / "deb" / "amd64"
+    assert not (repo / deb.name).exists() and not (repo / "InRelease").exists()
+    assert leftovers(outdir) == []
