@@ -220,7 +220,9 @@ def fetch_plugin_image(values: dict[str, str], tag: str, arch: str, bundle: Bund
     repository = values["nvidia_device_plugin_image_repository"] or PLUGIN_IMAGE
     reference = f"{repository}:{tag}"
     target = bundle.outdir / "images" / arch / f"k8s-device-plugin-{tag}.tar"
-    argv = ["skopeo", "copy", "--override-os", "linux", "--override-arch", arch,
+    # --override-os/--override-arch are global options, before the subcommand (containers/skopeo
+    # docs/skopeo.1.md); docker-archive:<path>:<reference> names the image inside the archive.
+    argv = ["skopeo", "--override-os", "linux", "--override-arch", arch, "copy",
             f"docker://{reference}", f"docker-archive:{target}:{reference}"]
     skopeo = shutil.which("skopeo")
     if skopeo is None:

@@ -347,7 +347,7 @@ def test_without_skopeo_the_image_is_left_commented_with_the_command(upstream: U
     assert code == 0, output
     text = (outdir / VARS_FILE).read_text()
     assert "# nvidia_device_plugin_image_src: not set: skopeo is not installed; run:" in text
-    assert f"skopeo copy --override-os linux --override-arch amd64 docker://nvcr.io/nvidia/k8s-device-plugin:" \
+    assert f"skopeo --override-os linux --override-arch amd64 copy docker://nvcr.io/nvidia/k8s-device-plugin:" \
            f"{CHART_VERSION}-fake" in text  # the tag is the chart entry's appVersion
     assert "nvidia_device_plugin_image_src" not in yaml.safe_load(text)
 
@@ -364,3 +364,35 @@ def test_tampered_package_is_refused_and_the_index_not_copied(upstream: Upstream
     repo = outdir / "toolkit" / "deb" / "amd64"
     assert not (repo / deb.name).exists() and not (repo / "InRelease").exists()
     assert leftovers(outdir) == []
+
+
+DOUBLES = Path(__file__).parent / "doubles" / "skopeo"
+
+
+def test_with_skopeo_the_image_archive_and_its_sum_are_written(upstream: Upstream, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{DOUBLES}{os.pathsep}{os.environ['PATH']}")
+    outdir = tmp_path / "bundle"
+    code, output = run(["-o", str(outdir), "--skip", "k3s", "--skip", "toolkit", "--arch", "arm64",
+                        "-e", "nvidia_device_plugin_image_repository=registry.internal:5000/nvidia/k8s-device-plugin",
+                        *upstream.extra_vars()])
+    assert code == 0, output
+    data = yaml.safe_load((outdir / VARS_FILE).read_text())
+    archive = Path(data["nvidia_device_plugin_image_src"])
+    assert archive == outdir.resolve() / "images" / "arm64" / f"k8s-device-plugin-{CHART_VERSION}-fake.tar"
+    assert data["nvidia_device_plugin_image_checksum"] == f"sha256:{sha(archive.read_bytes())}"
+    # What the double recorded: the platform and the reference the chart will ask for.
+    assert b"linux/arm64 registry.internal:5000/nvidia/k8s-device-plugin:" in archive.read_bytes()
+    assert leftovers(outdir) == []
+
+
+def test_a_failing_skopeo_stops_and_leaves_no_archive(upstream: Upstream, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{DOUBLES}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SKOPEO_FAIL", "1")
+    outdir = tmp_path / "bundle"
+    code, output = run(["-o", str(outdir), "--skip", "k3s", "--skip", "toolkit", *upstream.extra_vars()])
+    assert code == 1
+    assert "skopeo copy" in output and "manifest unknown" in output
+    assert [p for p in (outdir / "images").rglob("*") if p.is_file()] == []
+    assert not (outdir / VARS_FILE).exists()
