@@ -40,6 +40,7 @@ from openshell_auto.inventory import parse_inventory
 from openshell_auto.specs import load_specs
 
 DEFAULTS = load_specs().defaults
+K3S_DOUBLE = Path(__file__).parent / "doubles" / "k3s" / "k3s"
 K3S_VERSION = DEFAULTS["k3s_version"]
 CHART = DEFAULTS["nvidia_device_plugin_chart_name"]
 CHART_VERSION = str(DEFAULTS["nvidia_device_plugin_chart_version"])
@@ -108,7 +109,9 @@ def build_upstream(root: Path, gnupghome: Path | None) -> None:
     for arch, asset in K3S_ASSETS.items():
         folder = root / "k3s" / K3S_VERSION
         folder.mkdir(parents=True, exist_ok=True)
-        files = {asset: f"k3s binary {arch}".encode(),
+        # amd64 "releases" the project's k3s double, so the k3s role can install what the bundle fetched.
+        binary = K3S_DOUBLE.read_bytes() if arch == "amd64" else f"k3s binary {arch}".encode()
+        files = {asset: binary,
                  f"k3s-airgap-images-{arch}.tar.zst": f"images {arch}".encode() * 1000}
         for name, data in files.items():
             (folder / name).write_bytes(data)
@@ -207,7 +210,7 @@ def test_bundle_fetches_checks_and_writes_vars_usable_by_provision(upstream: Ups
     assert data["k3s_binary_src"] == str(k3s_dir / "k3s")
     assert data["k3s_checksum_src"] == str(k3s_dir / "sha256sum-amd64.txt")
     assert data["k3s_images_src"] == str(k3s_dir / "k3s-airgap-images-amd64.tar.zst")
-    assert (k3s_dir / "k3s").read_bytes() == b"k3s binary amd64"
+    assert (k3s_dir / "k3s").read_bytes() == K3S_DOUBLE.read_bytes()
     chart = (upstream.root / "charts" / f"{CHART}-{CHART_VERSION}.tgz").read_bytes()
     assert Path(data["nvidia_device_plugin_chart_src"]).read_bytes() == chart
     assert data["nvidia_device_plugin_chart_checksum"] == f"sha256:{sha(chart)}"
@@ -261,7 +264,7 @@ def test_wrong_sum_stops_names_the_file_and_writes_nothing(upstream: Upstream, t
     outdir = tmp_path / "bundle"
     code, output = run(["-o", str(outdir), "--skip", "toolkit", "--skip", "image", *upstream.extra_vars()])
     assert code == 1
-    expected = sha(b"k3s binary amd64")
+    expected = sha(K3S_DOUBLE.read_bytes())
     assert f"sha256 mismatch: expected {expected}, got {sha(b'tampered binary')}" in output
     assert f"{upstream.url}/k3s/{K3S_VERSION.replace('+', '%2B')}/k3s" in output
     assert not (outdir / "k3s" / "amd64" / "k3s").exists()
@@ -396,3 +399,41 @@ def test_a_failing_skopeo_stops_and_leaves_no_archive(upstream: Upstream, tmp_pa
     assert "skopeo copy" in output and "manifest unknown" in output
     assert [p for p in (outdir / "images").rglob("*") if p.is_file()] == []
     assert not (outdir / VARS_FILE).exists()
+
+
+def test_the_k3s_role_installs_what_the_bundle_fetched(upstream: Upstream, tmp_path: Path) -> None:
+    """The vars file as the roles read it: the k3s role's controller-side check (binary against its
+    line in k3s_checksum_src, images archive against its line) passes and both are installed."""
+    from test_airgap_checksums import K3S_PLAYBOOK, k3s_host, recap, run_playbook
+
+    outdir = tmp_path / "bundle"
+    code, output = run(["-o", str(outdir), "--skip", "chart", "--skip", "toolkit", "--skip", "image",
+                        *upstream.extra_vars()])
+    assert code == 0, output
+    host = k3s_host(tmp_path)
+    Path(host["k3s_install_dir"]).mkdir(parents=True)
+    result = run_playbook(tmp_path / "play", K3S_PLAYBOOK, {"node": host}, "-e", f"@{outdir / VARS_FILE}",
+                          k3s_arch="amd64")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recap(result, "node")["failed"] == 0
+    assert (Path(host["k3s_install_dir"]) / "k3s").read_bytes() == K3S_DOUBLE.read_bytes()
+    images = Path(host["k3s_data_dir"]) / "agent" / "images" / "k3s-airgap-images-amd64.tar.zst"
+    assert images.read_bytes() == (upstream.k3s_dir() / "k3s-airgap-images-amd64.tar.zst").read_bytes()
+
+
+def test_the_device_plugin_role_accepts_the_bundled_chart(upstream: Upstream, tmp_path: Path) -> None:
+    """The chart path and sha256 the vars file carries pass the role's controller-side check."""
+    from test_airgap_checksums import CHART_PLAYBOOK, run_playbook
+
+    outdir = tmp_path / "bundle"
+    code, output = run(["-o", str(outdir), "--skip", "k3s", "--skip", "toolkit", "--skip", "image",
+                        *upstream.extra_vars()])
+    assert code == 0, output
+    play = tmp_path / "play"
+    result = run_playbook(play, CHART_PLAYBOOK, {"server": {}}, "-e", f"@{outdir / VARS_FILE}",
+                          nvidia_device_plugin_static_dir=str(play / "static"),
+                          nvidia_device_plugin_manifest_dir=str(play / "manifests"), nvidia_device_plugin_wait="false")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING" not in result.stdout  # the sum was given, so no "copied unverified" warning
+    served = list((play / "static").rglob(f"{CHART}-{CHART_VERSION}.tgz"))
+    assert served and served[0].read_bytes() == (upstream.root / "charts" / f"{CHART}-{CHART_VERSION}.tgz").read_bytes()
