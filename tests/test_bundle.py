@@ -437,3 +437,29 @@ def test_the_device_plugin_role_accepts_the_bundled_chart(upstream: Upstream, tm
     assert "WARNING" not in result.stdout  # the sum was given, so no "copied unverified" warning
     served = list((play / "static").rglob(f"{CHART}-{CHART_VERSION}.tgz"))
     assert served and served[0].read_bytes() == (upstream.root / "charts" / f"{CHART}-{CHART_VERSION}.tgz").read_bytes()
+
+
+@pytest.mark.parametrize("filename", ["../evil.deb", "/etc/passwd", "./a/../../evil.deb", "."])
+def test_a_package_path_leaving_the_repository_is_refused(filename: str) -> None:
+    from openshell_auto.apt_repo import safe_filename
+    from openshell_auto.errors import FetchError
+
+    with pytest.raises(FetchError, match="leaves the repository directory"):
+        safe_filename(filename, "http://mirror/deb/amd64")
+    assert str(safe_filename("./pool/x.deb", "here")) == "pool/x.deb"
+
+
+@needs_gpg
+def test_toolkit_key_checksum_is_enforced_and_mirror_url_left_commented(upstream: Upstream, tmp_path: Path) -> None:
+    outdir = tmp_path / "bundle"
+    base = ["-o", str(outdir), "--skip", "k3s", "--skip", "chart", "--skip", "image", *upstream.extra_vars()]
+    code, output = run([*base, "-e", f"nvidia_container_toolkit_gpg_key_checksum=sha256:{'ab' * 32}"])
+    assert code == 1
+    assert "toolkit signing key gpgkey" in output and f"expected {'ab' * 32}" in output
+    assert not (outdir / "toolkit" / "gpgkey").exists()
+    key_sum = sha((upstream.root / "toolkit" / "gpgkey").read_bytes())
+    code, output = run([*base, "-e", f"nvidia_container_toolkit_gpg_key_checksum=sha256:{key_sum}"])
+    assert code == 0, output
+    text = (outdir / VARS_FILE).read_text()
+    assert "# nvidia_container_toolkit_repo_base_url: not set: serve" in text
+    assert "nvidia_container_toolkit_repo_base_url" not in yaml.safe_load(text)
