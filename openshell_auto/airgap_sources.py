@@ -43,11 +43,15 @@ def path_problem(value: str) -> str | None:
 
 
 def source_problems(inventory: Inventory, specs: Specs | None = None) -> list[str]:
-    """One message per `*_src` value (inventory, vars files, -e) that names no readable file."""
+    """One message per `*_src` value (inventory, vars files, -e) that names no readable file.
+    An inventory value that -e sets again is never used (extra vars win for every host): only the
+    -e value is checked, so `-e @DIR/openshell-airgap.yml` from `bundle` replaces the inventory's."""
     names = set(source_variables(specs or load_specs()))
+    overridden = set(inventory.extra_vars)
     problems: list[str] = []
     for block in variable_blocks(inventory):
-        for name in sorted(names & set(block.values)):
+        shadowed = overridden if block.owner_kind != "extra vars" else set()
+        for name in sorted((names & set(block.values)) - shadowed):
             value: Any = block.values[name]
             if not isinstance(value, str) or not value or is_template(value):
                 continue  # types are checked with the inventory; templates resolve per host in the play

@@ -10,6 +10,7 @@ import click
 
 # name -> "module:attribute" of a click command. Add one line per command.
 COMMANDS: dict[str, str] = {
+    "bundle": "openshell_auto.commands.bundle:bundle",
     "provision": "openshell_auto.commands.provision:provision",
     "render": "openshell_auto.commands.render:render",
     "sandbox": "openshell_auto.commands.sandbox:sandbox_group",
@@ -35,11 +36,11 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Bad input -> one line per problem on stderr, exit 2; Ctrl-C -> exit 130, no traceback."""
-        from openshell_auto.errors import EXIT_INTERRUPTED, InputError, RenderError
+        from openshell_auto.errors import EXIT_INTERRUPTED, FetchError, InputError, RenderError
 
         try:
             return super().invoke(ctx)
-        except (InputError, RenderError) as exc:
+        except (InputError, RenderError, FetchError) as exc:
             for message in exc.messages:
                 click.echo(f"error: {message}", err=True)
             ctx.exit(exc.exit_code)

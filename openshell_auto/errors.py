@@ -46,3 +46,14 @@ class RenderError(Exception):
     def __init__(self, messages: Iterable[str]) -> None:
         self.messages: list[str] = list(messages)
         super().__init__("\n".join(self.messages))
+
+
+class FetchError(Exception):
+    """A download for the air-gap bundle failed or did not match its checksum (or signature).
+    The CLI prints the message and exits 1; nothing half-written is left behind."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        self.messages: list[str] = [one_line(message)]
+        super().__init__(self.messages[0])

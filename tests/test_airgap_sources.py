@@ -47,3 +47,23 @@ def test_problems_carry_file_line_and_skip_templates_and_empty_values(tmp_path: 
     problems = source_problems(parse_inventory(inventory, {}))
     assert problems == [f"{inventory}:11: host s1: field k3s_checksum_src: '{tmp_path}/sums.txt' does not exist on "
                         "the controller; copy the file there or fix the path"]
+
+
+def test_an_inventory_path_that_extra_vars_replace_is_not_checked(tmp_path: Path) -> None:
+    """-e wins over the inventory for every host, so only the -e path has to exist."""
+    binary = tmp_path / "k3s"
+    binary.write_bytes(b"\x7fELF")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(textwrap.dedent(f"""
+        all:
+          vars:
+            k3s_binary_src: {tmp_path / 'gone'}
+            k3s_images_src: {tmp_path / 'also-gone'}
+          hosts:
+            h1: {{ansible_host: 127.0.0.1}}
+        """))
+    parsed = parse_inventory(inventory, extra_vars={"k3s_binary_src": str(binary)})
+    problems = source_problems(parsed)
+    assert len(problems) == 1 and "k3s_images_src" in problems[0] and "also-gone" in problems[0]
+    parsed = parse_inventory(inventory, extra_vars={"k3s_binary_src": str(tmp_path / "missing-e")})
+    assert any("field k3s_binary_src" in p and "missing-e" in p for p in source_problems(parsed))
