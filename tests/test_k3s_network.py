@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env, recap
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor, k3s_network
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import gather, k3s_network
 
 PASSWORD = "reg-pass-5c1e"
 PROXY_PASSWORD = "proxy-pass-77ab"
@@ -266,10 +266,10 @@ def test_doctor_bundle_keeps_no_registry_credentials() -> None:
             '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia"]\n  runtime_type = "io.containerd.runc.v2"\n'
             '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia".options]\n'
             '  BinaryName = "/usr/bin/nvidia-container-runtime"\n')
-    summary = doctor.containerd_summary(text)
+    summary = gather.containerd_summary(text)
     assert summary["nvidia"] and PASSWORD not in json.dumps(summary)
     # The doctor never reads the files that hold proxy or registry credentials.
-    sources = [*(REPO / "roles/openshell_doctor").rglob("*.yml"), REPO / "plugins/module_utils/doctor.py",
+    sources = [*(REPO / "roles/openshell_doctor").rglob("*.yml"), REPO / "plugins/module_utils/doctor.py", REPO / "plugins/module_utils/gather.py",
                REPO / "openshell_auto/commands/doctor.py"]
     for path in sources:
         text = path.read_text()

@@ -138,7 +138,7 @@ def ready_cmd(nodes_json: str, as_json: bool) -> None:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         for node in result.nodes:
-            alloc = "-" if node.allocatable is None else readiness._num(node.allocatable)
+            alloc = "-" if node.allocatable is None else readiness.as_number(node.allocatable)
             extra = f" ({node.problem})" if node.problem else ""
             click.echo(f"{node.name}: allocatable {readiness.GPU_RESOURCE}={alloc}{extra}")
         click.echo(result.message())

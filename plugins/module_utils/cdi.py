@@ -53,6 +53,12 @@ def parse_qualified_name(name: str) -> tuple[str, str, str] | None:
     return vendor, klass, device
 
 
+def listed_names(lines: Iterable[str]) -> list[str]:
+    """The fully qualified device names (`vendor/class=device`) in `nvidia-ctk cdi list` output;
+    its log lines ("level=info msg=...") and anything else are left out."""
+    return [line.strip() for line in lines if parse_qualified_name(line.strip()) is not None]
+
+
 def _check_edits(edits: Any, where: str, source: str) -> list[str]:
     problems: list[str] = []
     if not isinstance(edits, Mapping):

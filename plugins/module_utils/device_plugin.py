@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-GPU_RESOURCE = "nvidia.com/gpu"
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, has_gpus
+
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
 # The defaults of role nvidia_device_plugin (defaults/main.yml), also used by the doctor and
 # verify when an inventory does not set them; tests check that both agree.
@@ -120,7 +121,7 @@ class ExpectedGpus:
     def met_by(self, allocatable: Mapping[str, Any]) -> bool:
         if self.count is not None:
             return _as_int(allocatable.get(GPU_RESOURCE, "0")) == self.count
-        return any((k == GPU_RESOURCE or k.startswith(MIG_RESOURCE_PREFIX)) and (_as_int(v) or 0) > 0
+        return any((k == GPU_RESOURCE or k.startswith(MIG_RESOURCE_PREFIX)) and has_gpus(v)
                    for k, v in allocatable.items())
 
 
