@@ -353,7 +353,7 @@ def _renamed(healthy: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_renamed_namespace_and_helmchart_are_used(healthy: dict[str, Any]) -> None:
-    """nvidia_device_plugin_namespace / nvidia_device_plugin_helmchart_name as configured: the
+    """openshell_device_plugin_namespace / openshell_device_plugin_helmchart as configured: the
     HelmChart's values are found, the plugin's own pods are not workload pods, messages name them."""
     healthy = _renamed(healthy)
     cl = healthy["server1"]["cluster"]

@@ -170,3 +170,13 @@ def test_sha256_hex() -> None:
     assert airgap.sha256_hex(f"{digest}\n") == ""
     assert airgap.sums_line(f"sha256:{digest}  k3s\n{digest.upper()} *k3s-airgap.tar\n", "k3s") == ""
     assert airgap.sums_line(f"{digest.upper()} *k3s-airgap.tar\n", "k3s-airgap.tar") == digest
+
+
+# --------------------------------------------------------------------------- shared settings
+def test_doctor_names_the_configured_cdi_dirs(healthy: dict[str, Any]) -> None:
+    """The spec directories come from openshell_cdi_spec_dirs (recorded in the material), not from
+    a copy in Python."""
+    healthy["server1"]["cdi_specs"] = []
+    healthy["server1"]["cdi_dirs"] = ["/srv/cdi", "/run/cdi"]
+    (finding,) = [f for f in doctor.findings(healthy) if f.host == "server1" and f.check == "cdi-spec-file"]
+    assert finding.message.startswith("no CDI spec files in /srv/cdi or /run/cdi;")

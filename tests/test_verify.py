@@ -109,7 +109,7 @@ def test_empty_is_not_a_pass() -> None:
 
 
 def test_renamed_plugin_namespace_and_helmchart(healthy: dict[str, Any]) -> None:
-    """The HelmChart as configured (nvidia_device_plugin_helmchart_name, chart from the static dir)
+    """The HelmChart as configured (openshell_device_plugin_helmchart, chart from the static dir)
     gives the list strategy; a missing DaemonSet is looked for in the configured namespace."""
     for m in healthy.values():
         m["device_plugin"] = {"namespace": "gpu-plugins", "helmchart": "gpu-plugin"}

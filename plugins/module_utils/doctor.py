@@ -1,24 +1,8 @@
 """The doctor: plain-words findings from material gathered by playbooks/doctor.yml.
 
-Everything here is pure: it reads the per-host material the `openshell_doctor` role writes
-(one JSON file per host, see `HostMaterial` below) and returns findings. Tests feed it recorded
-command output (tests/data/doctor/).
-
-Material of one host (keys always present; values may be None/empty when not gathered)::
-
-    {"host": "gpu1", "server": bool, "gpu": bool, "first_server": bool,
-     "device_id_strategy": "index",
-     "device_plugin": {"namespace": str, "helmchart": str, ...},  # as configured (role defaults)
-     "commands": {"<key>": {"cmd": [...], "rc": int, "stdout": str, "stderr": str}},
-     "packages": {"<name>": ["<version>", ...]},          # nvidia*/libnvidia* packages only
-     "cdi_specs": [{"path": str, "content": str}],        # /etc/cdi, /var/run/cdi
-     "dev_nodes": ["/dev/nvidia0", ...],
-     "containerd": {"path": str, "exists": bool, "runtimes": {...}, "nvidia": bool, "lines": [...]},
-     "cluster": None | {"commands": {...}, "nodes": [...], "daemonsets": [...], "pods": [...],
-                        "helmcharts": [...]}}             # first server only
-
-Secrets never enter the material: no token, no kubeconfig, the containerd config is reduced to
-its runtime handlers, node/pod objects are reduced to the fields the checks need.
+Everything here is pure: it reads the per-host material the `openshell_doctor` role writes (one
+JSON file per host; its shape and its accessors: module_utils.material) and returns findings.
+Tests feed it recorded command output (tests/data/doctor/).
 """
 
 from __future__ import annotations
@@ -54,7 +38,6 @@ from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness i
 
 LEGACY_PACKAGES = ("nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1")
 PLUGIN_LABEL = device_plugin.PLUGIN_LABEL
-CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 GPU_NODE_LABEL = ("nvidia.com/gpu.present", "true")
 CONTAINERD_CONFIG = material.CONTAINERD_CONFIG
 GENERATE_HINT = (
@@ -178,7 +161,7 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
         for msg in cdi.duplicate_names(by_dir[directory]):
             add("error", "cdi-duplicate", msg)
     if count and not specs:
-        add("error", "cdi-spec-file", f"no CDI spec files in {' or '.join(CDI_DIRS)}; {GENERATE_HINT.format(strategy=strategy)}")
+        add("error", "cdi-spec-file", f"no CDI spec files in {' or '.join(material.cdi_dirs(m))}; {GENERATE_HINT.format(strategy=strategy)}")
     # --- refresh units
     enabled = command(m, "refresh_path_enabled")
     active = command(m, "refresh_path_active")

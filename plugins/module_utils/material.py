@@ -9,7 +9,8 @@ Material of one host (keys always present; values may be None/empty when not gat
      "device_plugin": {"namespace": str, "helmchart": str, ...},  # as configured (role defaults)
      "commands": {"<key>": {"cmd": [...], "rc": int, "stdout": str, "stderr": str}},
      "packages": {"<name>": ["<version>", ...]},          # nvidia*/libnvidia* packages only
-     "cdi_specs": [{"path": str, "content": str}],        # /etc/cdi, /var/run/cdi
+     "cdi_dirs": [str, ...],                               # openshell_cdi_spec_dirs
+     "cdi_specs": [{"path": str, "content": str}],        # the specs in cdi_dirs
      "dev_nodes": ["/dev/nvidia0", ...],
      "containerd": {"path": str, "exists": bool, "runtimes": {...}, "nvidia": bool, "lines": [...]},
      "cluster": None | {"commands": {...}, "nodes": [...], "daemonsets": [...], "pods": [...],
@@ -98,6 +99,16 @@ def cdi_names(material: Mapping[str, Any]) -> list[str] | None:
     return cdi.listed_names(res["stdout"].splitlines())  # type: ignore[index]
 
 
+def cdi_dirs(material: Mapping[str, Any]) -> list[str]:
+    """The CDI spec directories the host's specs were read from (openshell_cdi_spec_dirs, recorded
+    by role openshell_doctor; older material: the directories of the specs found)."""
+    dirs = material.get("cdi_dirs")
+    if isinstance(dirs, list) and dirs:
+        return [str(d) for d in dirs]
+    found = {str(s.get("path") or "").rsplit("/", 1)[0] for s in material.get("cdi_specs") or [] if isinstance(s, Mapping)}
+    return sorted(d for d in found if d) or ["the CDI spec directories"]
+
+
 def cdi_platform(material: Mapping[str, Any]) -> str:
     """The `nvidia-ctk cdi generate` mode of the host (module_utils.cdi.PLATFORMS), as far as the
     material shows it: WSL2, seen from /dev/dxg, else NVML."""
@@ -176,7 +187,7 @@ def plugin_settings(cluster: Mapping[str, Any] | None,
             return out
     charts = sorted(cluster.get("helmcharts") or [], key=lambda hc: hc.get("name") != names.helmchart)
     for hc in charts:
-        if hc.get("name") == names.helmchart or hc.get("chart") == device_plugin.DEFAULT_HELMCHART:
+        if hc.get("name") == names.helmchart or hc.get("chart") == device_plugin.CHART_NAME:
             values = hc.get("values") or {}
             lst = values.get("deviceListStrategy")
             out.update(
