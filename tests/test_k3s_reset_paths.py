@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
 
 PLAYBOOK = """
 - hosts: localhost

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, REPO, ansible_env
 
 INVENTORY = """\
 all:
