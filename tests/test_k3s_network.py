@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env, recap
+from helpers import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env, recap
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import gather, k3s_network
 
 PASSWORD = "reg-pass-5c1e"
@@ -286,7 +286,7 @@ def _registry(reference: str) -> str:
 
 
 def test_every_image_the_roles_name_is_a_checked_variable() -> None:
-    from openshell_auto.inventory import IMAGE_REFERENCES
+    from openshell_auto.inventory_checks import IMAGE_REFERENCES
     from openshell_auto.specs import load_specs
 
     defaults = load_specs().defaults
@@ -297,7 +297,7 @@ def test_every_image_the_roles_name_is_a_checked_variable() -> None:
 
 
 def test_airgap_inventory_pulls_no_image_from_a_public_registry(tmp_path: Path) -> None:
-    from openshell_auto.inventory import IMAGE_REFERENCES, load_inventory
+    from openshell_auto.inventory_checks import IMAGE_REFERENCES, load_inventory
     from openshell_auto.specs import load_specs
 
     inventory = REPO / "inventories/airgap/hosts.yml"

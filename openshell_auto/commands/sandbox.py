@@ -27,7 +27,8 @@ def _load_file(path: str) -> Any:
 
 def _from_inventory(path: str, max_gpus: int) -> list[sandbox.Sandbox]:
     """The sandboxes role gpu_sandbox would apply: gpu_sandbox_sandboxes as the first server sees it."""
-    from openshell_auto.inventory import is_template, load_inventory
+    from openshell_auto.inventory import load_inventory
+    from openshell_auto.inventory_checks import is_template
 
     classified = load_inventory(path)
     first = classified.first_server
