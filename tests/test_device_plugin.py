@@ -56,12 +56,12 @@ def test_python_reads_the_shared_role_defaults(tmp_path: Path, monkeypatch: pyte
     other = tmp_path / "main.yml"
     other.write_text("openshell_device_plugin_namespace: ns-b\nopenshell_device_plugin_helmchart: hc-b\n")
     monkeypatch.setattr(dp, "SHARED_DEFAULTS", other)
-    dp._shared_defaults.cache_clear()
+    dp.shared_defaults.cache_clear()
     try:
         assert dp.plugin_names().to_dict()["helm_job"] == "helm-install-hc-b" and dp.plugin_names().namespace == "ns-b"
         assert dp.plugin_names("gpu-plugins", "gpu").namespace == "gpu-plugins"
     finally:
-        dp._shared_defaults.cache_clear()
+        dp.shared_defaults.cache_clear()
 
 
 def test_plugin_names() -> None:

@@ -180,3 +180,17 @@ def test_doctor_names_the_configured_cdi_dirs(healthy: dict[str, Any]) -> None:
     healthy["server1"]["cdi_dirs"] = ["/srv/cdi", "/run/cdi"]
     (finding,) = [f for f in doctor.findings(healthy) if f.host == "server1" and f.check == "cdi-spec-file"]
     assert finding.message.startswith("no CDI spec files in /srv/cdi or /run/cdi;")
+
+
+def test_doctor_checks_the_configured_gpu_node_label(healthy: dict[str, Any]) -> None:
+    """The label comes from openshell_gpu_node_label (recorded in the material; the shared role's
+    default when none is), not from a copy in Python."""
+    assert material.gpu_node_label(healthy) == tuple(
+        device_plugin.shared_defaults()["openshell_gpu_node_label"].split("=", 1))
+    assert not [f for f in doctor.findings(healthy) if f.check == "node-label"]
+    for host in healthy.values():
+        host["gpu_node_label"] = "example.com/gpu=yes"
+    (finding,) = [f for f in doctor.findings(healthy) if f.check == "node-label"]
+    assert "lacks label example.com/gpu=yes" in finding.message
+    healthy["server1"]["cluster"]["nodes"][0]["labels"]["example.com/gpu"] = "yes"
+    assert not [f for f in doctor.findings(healthy) if f.check == "node-label"]

@@ -36,8 +36,9 @@ HELMCHART_NAMESPACE = "kube-system"
 # The chart's name, which its templates put on the DaemonSet as app.kubernetes.io/name.
 CHART_NAME = "nvidia-device-plugin"
 PLUGIN_LABEL = f"app.kubernetes.io/name={CHART_NAME}"
-# The shared role's defaults (openshell_device_plugin_namespace, openshell_device_plugin_helmchart)
-# live in this collection's roles/openshell/defaults/main.yml, read when a caller names none.
+# The shared role's defaults (openshell_device_plugin_namespace, openshell_device_plugin_helmchart,
+# openshell_gpu_node_label) live in this collection's roles/openshell/defaults/main.yml, read when
+# a caller names none.
 SHARED_DEFAULTS = Path(__file__).resolve().parents[2] / "roles" / "openshell" / "defaults" / "main.yml"
 MIG_STRATEGIES = ("none", "single", "mixed")
 MIN_REPLICAS = 2
@@ -58,7 +59,8 @@ class PluginNames:
 
 
 @lru_cache(maxsize=1)
-def _shared_defaults() -> dict[str, Any]:
+def shared_defaults() -> dict[str, Any]:
+    """Role openshell's defaults/main.yml, as the file says (templates are not rendered)."""
     import yaml  # PyYAML: a dependency of ansible-core
 
     return yaml.safe_load(SHARED_DEFAULTS.read_text(encoding="utf-8"))
@@ -66,7 +68,7 @@ def _shared_defaults() -> dict[str, Any]:
 
 def plugin_names(namespace: Any = None, helmchart: Any = None) -> PluginNames:
     """The configured namespace / HelmChart name, the shared role's defaults where unset or empty."""
-    defaults = _shared_defaults() if not (namespace and helmchart) else {}
+    defaults = shared_defaults() if not (namespace and helmchart) else {}
     return PluginNames(namespace=str(namespace or defaults["openshell_device_plugin_namespace"]),
                        helmchart=str(helmchart or defaults["openshell_device_plugin_helmchart"]))
 

@@ -38,7 +38,6 @@ from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness i
 
 LEGACY_PACKAGES = ("nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1")
 PLUGIN_LABEL = device_plugin.PLUGIN_LABEL
-GPU_NODE_LABEL = ("nvidia.com/gpu.present", "true")
 CONTAINERD_CONFIG = material.CONTAINERD_CONFIG
 GENERATE_HINT = (
     "run `nvidia-ctk cdi generate --output /var/run/cdi/nvidia.yaml --device-name-strategy {strategy}` "
@@ -216,6 +215,7 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
 def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, Any]]) -> list[Finding]:
     out: list[Finding] = []
     names = plugin_names(hosts)
+    label = material.gpu_node_label(hosts)
 
     def add(sev: str, check: str, msg: str) -> None:
         out.append(Finding(sev, "cluster", check, msg))
@@ -251,7 +251,7 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
                 "error",
                 "device-plugin",
                 f"DaemonSet {ds.get('namespace')}/{ds.get('name')} schedules no pod: no node carries the label "
-                f"{'='.join(GPU_NODE_LABEL)} (set openshell_gpu on GPU hosts, or label the node)",
+                f"{'='.join(label)} (set openshell_gpu on GPU hosts, or label the node)",
             )
         elif ready < desired:
             logs = command(cluster, "plugin_logs", cluster)
@@ -281,11 +281,11 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
         if node is None:
             add("error", "node", f"GPU host {host.get('host')} has no Node object: it has not joined the cluster")
             continue
-        if node.get("labels", {}).get(GPU_NODE_LABEL[0]) != GPU_NODE_LABEL[1]:
+        if node.get("labels", {}).get(label[0]) != label[1]:
             add(
                 "warning",
                 "node-label",
-                f"node {node.get('name')} (GPU host {host.get('host')}) lacks label {'='.join(GPU_NODE_LABEL)}: the "
+                f"node {node.get('name')} (GPU host {host.get('host')}) lacks label {'='.join(label)}: the "
                 "device-plugin chart's affinity skips it",
             )
         if node.get("name") not in ready_nodes:

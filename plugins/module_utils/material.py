@@ -10,6 +10,7 @@ Material of one host (keys always present; values may be None/empty when not gat
      "commands": {"<key>": {"cmd": [...], "rc": int, "stdout": str, "stderr": str}},
      "packages": {"<name>": ["<version>", ...]},          # nvidia*/libnvidia* packages only
      "cdi_dirs": [str, ...],                               # openshell_cdi_spec_dirs
+     "gpu_node_label": "key=value",                        # openshell_gpu_node_label
      "cdi_specs": [{"path": str, "content": str}],        # the specs in cdi_dirs
      "dev_nodes": ["/dev/nvidia0", ...],
      "containerd": {"path": str, "exists": bool, "runtimes": {...}, "nvidia": bool, "lines": [...]},
@@ -170,6 +171,15 @@ def plugin_names(materials: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[s
         if isinstance(conf, Mapping):
             return device_plugin.plugin_names(conf.get("namespace"), conf.get("helmchart"))
     return device_plugin.plugin_names()
+
+
+def gpu_node_label(materials: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """(key, value) of the label GPU hosts get (openshell_gpu_node_label, recorded by role
+    openshell_doctor); the shared role's default when no material says."""
+    hosts = list(materials.values()) if isinstance(materials, Mapping) else list(materials)
+    label = next((str(m["gpu_node_label"]) for m in hosts if m.get("gpu_node_label")), "")
+    key, _, value = (label or str(device_plugin.shared_defaults()["openshell_gpu_node_label"])).partition("=")
+    return key, value
 
 
 def plugin_settings(cluster: Mapping[str, Any] | None,
