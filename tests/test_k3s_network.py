@@ -297,7 +297,8 @@ def test_every_image_the_roles_name_is_a_checked_variable() -> None:
 
 
 def test_airgap_inventory_pulls_no_image_from_a_public_registry(tmp_path: Path) -> None:
-    from openshell_auto.inventory_checks import IMAGE_REFERENCES, load_inventory
+    from openshell_auto.inventory import load_inventory
+    from openshell_auto.inventory_checks import IMAGE_REFERENCES
     from openshell_auto.specs import load_specs
 
     inventory = REPO / "inventories/airgap/hosts.yml"
