@@ -14,7 +14,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from openshell_auto.inventory import Inventory, is_template, owner_text, variable_blocks
+from openshell_auto.inventory_checks import is_template, owner_text
+from openshell_auto.inventory_model import Inventory, variable_blocks
 from openshell_auto.specs import Specs, load_specs
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from openshell_auto.errors import InputError
-from openshell_auto.inventory import LineLoader, Opaque, load_yaml
+from openshell_auto.inventory_loader import LineLoader, Opaque, load_yaml
 
 
 class ExtraVars(dict):  # type: ignore[type-arg]

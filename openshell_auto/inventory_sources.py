@@ -10,7 +10,7 @@ runs with the same plugins enabled (ANSIBLE_INVENTORY_ENABLED), so what was vali
 Ansible reads, and an executable inventory file is never run as a script.
 
 YAML files (.yml, .yaml, .json, or no extension holding a YAML mapping) keep the friendly
-file:line checks of inventory.parse_inventory; the others are parsed with Ansible's own plugin and
+file:line checks of inventory_loader.parse_inventory; the others are parsed with Ansible's own plugin and
 checked with the same field rules (hostile values, names, types) without line numbers.
 """
 
@@ -27,8 +27,9 @@ import yaml
 
 from openshell_auto.errors import InputError
 from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedSafeLoader, range_size, read_text
-from openshell_auto.inventory import (Classified, GroupDef, Inventory, Opaque, VarBlock, _load_vars_file,
-                                      _vars_files, classify, parse_inventory)
+from openshell_auto.inventory import Classified, classify
+from openshell_auto.inventory_loader import Opaque, load_vars_file, parse_inventory, vars_files
+from openshell_auto.inventory_model import GroupDef, Inventory, VarBlock
 
 # Inventory plugins that read text and run nothing, in Ansible's order of trying them.
 SAFE_INVENTORY_PLUGINS = ("host_list", "yaml", "ini", "toml")
@@ -175,7 +176,7 @@ def _plain(value: Any) -> Any:
 
 
 def _to_model(data: Any, path: Path) -> Inventory:
-    """InventoryData (groups, hosts, vars as one plugin parsed them) -> inventory.Inventory."""
+    """InventoryData (groups, hosts, vars as one plugin parsed them) -> inventory_model.Inventory."""
     groups: dict[str, GroupDef] = {}
     for name, group in data.groups.items():
         definition = groups.setdefault(str(name), GroupDef(str(name)))
@@ -237,17 +238,17 @@ def _add_vars_dirs(inventory: Inventory, sources: Sequence[str]) -> None:
         bases.setdefault((path if path.is_dir() else path.parent).resolve(), None)
     for base in bases:
         for name, group in inventory.groups.items():
-            for file in _vars_files(base, "group_vars", name):
+            for file in vars_files(base, "group_vars", name):
                 if file not in seen and file.resolve() not in seen:
                     seen.add(file)
-                    block = _load_vars_file(file, "group", name, errors)
+                    block = load_vars_file(file, "group", name, errors)
                     if block:
                         group.var_blocks.insert(0, block)
         for host in inventory.host_order:
-            for file in _vars_files(base, "host_vars", host):
+            for file in vars_files(base, "host_vars", host):
                 if file not in seen and file.resolve() not in seen:
                     seen.add(file)
-                    block = _load_vars_file(file, "host", host, errors)
+                    block = load_vars_file(file, "host", host, errors)
                     if block:
                         inventory.host_blocks.setdefault(host, []).insert(0, block)
     if errors:

@@ -42,6 +42,20 @@ def extra_vars_option(func: F) -> F:
     )(func)
 
 
+def limit_option(func: F) -> F:
+    return click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups (Ansible pattern).")(func)
+
+
+def artifacts_dir_option(func: F) -> F:
+    return click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR",
+                        help="Parent of the per-run directory (default $OPENSHELL_AUTO_RUNS_DIR or ./runs).")(func)
+
+
+def json_option(what: str) -> Callable[[F], F]:
+    """--json: print WHAT as one JSON document instead of progress and tables."""
+    return click.option("--json", "json_output", is_flag=True, help=f"Print {what} as JSON instead of progress and tables.")
+
+
 def _apply(func: F, decorators: Sequence[Callable[[F], F]]) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -122,16 +136,14 @@ def playbook_options(func: F) -> F:
     """The options of every command that runs a playbook (see provision --help)."""
     return _apply(func, [
         inventory_option,
-        click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups (Ansible pattern)."),
+        limit_option,
         click.option("-t", "--tags", metavar="TAGS", help="Only tasks with these tags (comma separated)."),
         click.option("--skip-tags", metavar="TAGS", help="Skip tasks with these tags (comma separated)."),
         extra_vars_option,
         click.option("-C", "--check", is_flag=True, help="Dry run: report what would change, change nothing."),
         ansible_options,
-        click.option("--json", "json_output", is_flag=True,
-                     help="Print one JSON summary on stdout instead of progress and tables."),
-        click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR",
-                     help="Parent of the per-run directory (default $OPENSHELL_AUTO_RUNS_DIR or ./runs)."),
+        json_option("one summary on stdout"),
+        artifacts_dir_option,
     ])
 
 

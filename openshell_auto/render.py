@@ -22,7 +22,7 @@ from openshell_auto import paths
 from openshell_auto.errors import InputError, RenderError
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import host_name_problem, inside, shown
 
-DYNAMIC_GROUPS = ("openshell_role_server", "openshell_role_agent", "openshell_role_gpu")
+DYNAMIC_GROUPS = ("openshell_role_server", "openshell_role_agent", "openshell_role_gpu", "openshell_role_first_server")
 
 
 @dataclass
@@ -111,7 +111,8 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     loader = DataLoader()
     manager = InventoryManager(loader=loader, sources=[str(inventory_path.resolve())])
     # What role `openshell` does with group_by, so templates see the same groups as in a play.
-    for group, members in zip(DYNAMIC_GROUPS, (classified.servers, classified.agents, classified.gpu_hosts),
+    first = [classified.first_server] if classified.first_server else []
+    for group, members in zip(DYNAMIC_GROUPS, (classified.servers, classified.agents, classified.gpu_hosts, first),
                               strict=True):
         manager.add_group(group)
         for host in members:

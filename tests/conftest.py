@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import re
+import json
 import shutil
 import subprocess
-import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,28 +14,33 @@ import pytest
 from openshell_auto import paths, rendered_files
 from openshell_auto.rendered_files import RenderedFile
 
-REPO = Path(__file__).resolve().parent.parent
-INVENTORIES = Path(__file__).resolve().parent / "inventories"
-TEST_PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "local-ok.yml"
-# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+from helpers import ANSIBLE_PLAYBOOK, REPO, ansible_env
 
 
-def ansible_env(**extra: str) -> dict[str, str]:
-    """Environment for tests that run the repository's roles with ansible-playbook."""
-    return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **extra}
+@pytest.fixture
+def run_play(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Write an inventory and a playbook into tmp_path and run ansible-playbook on them: the one way
+    tests run plays. `inventory` and `playbook` are YAML text (dedented, written to hosts.yml and
+    play.yml) or paths; `extra_vars` goes in as -e @vars.json; `env` is added to ansible_env()."""
 
+    def run(inventory: str | Path, playbook: str | Path, *args: str, extra_vars: Mapping[str, object] | None = None,
+            env: Mapping[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+        def written(value: str | Path, name: str) -> Path:
+            if isinstance(value, Path):
+                return value
+            path = tmp_path / name
+            path.write_text(textwrap.dedent(value).lstrip(), encoding="utf-8")
+            return path
 
-# Run the roles as the repo's, without become, one line per result (messages are not wrapped).
-ROLE_TEST_ENV = {"ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_BECOME": "false",
-                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+        argv: Sequence[str] = [ANSIBLE_PLAYBOOK, "-i", str(written(inventory, "hosts.yml")),
+                               str(written(playbook, "play.yml")), *args]
+        if extra_vars is not None:
+            (tmp_path / "vars.json").write_text(json.dumps(extra_vars), encoding="utf-8")
+            argv = [*argv, "-e", f"@{tmp_path / 'vars.json'}"]
+        return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=timeout, check=False,
+                              env=ansible_env(**(env or {})))
 
-
-def recap(result: subprocess.CompletedProcess[str], host: str) -> dict[str, int]:
-    """One host's PLAY RECAP counters (ok, changed, failed, ...)."""
-    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", result.stdout, re.MULTILINE)
-    assert match, result.stdout + result.stderr
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+    return run
 
 
 @pytest.fixture
@@ -90,7 +93,7 @@ FAKE_TEMPLATES = {
         """,
     "footer.j2": "# end of {{ inventory_hostname }}\n",
     "gpu.env.j2": "LABEL={{ openshell_gpu_node_label }}\n",
-    "init.txt.j2": "first={{ openshell_first_server }}\n",
+    "init.txt.j2": "first={{ openshell_first_server }} group={{ groups['openshell_role_first_server'] | join(',') }}\n",
 }
 
 

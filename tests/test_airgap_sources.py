@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from openshell_auto.airgap_sources import path_problem, source_problems, source_variables
-from openshell_auto.inventory import parse_inventory
+from openshell_auto.inventory_loader import parse_inventory
 from openshell_auto.specs import load_specs
 
 

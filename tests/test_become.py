@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK, REPO
+from helpers import ANSIBLE_PLAYBOOK, REPO
 
 # Plays that touch no root-owned state on the hosts: classification (in-memory groups), the
 # variable check (on the controller), the preflight (controller-side checksums; platform facts,
@@ -103,7 +103,7 @@ def test_a_play_escalates_with_the_inventorys_become_settings(tmp_path: Path) ->
     kubectl = [sys.executable, str(double), "--nodes", str(REPO / "tests" / "data" / "nodes" / "gpu-on-one-of-three.json"),
                "--state", str(tmp_path / "state")]
     # This machine has no driver: the doctor's verdict would fail the run; only escalation is tested here.
-    (tmp_path / "vars.json").write_text(json.dumps({"openshell_doctor_kubectl": kubectl, "openshell_doctor_fail": False}))
+    (tmp_path / "vars.json").write_text(json.dumps({"openshell_kubectl": kubectl, "openshell_doctor_fail": False}))
     # Ansible skips become when the become user is the connecting user (root running the tests):
     # allow it, so the escalation shows here as it does for a non-root login.
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",

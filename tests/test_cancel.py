@@ -14,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 SLEEP_PLAYBOOK = REPO / "tests" / "playbooks" / "sleep.yml"
 

@@ -5,21 +5,25 @@ CLI checks, for those who run ansible-playbook themselves. ssh is /bin/false and
 
 from __future__ import annotations
 
+import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ansible_env
+from helpers import REPO
+
+Run = subprocess.CompletedProcess[str]
 
 
-def classify(tmp_path: Path, host: str, host_vars: str) -> subprocess.CompletedProcess[str]:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  vars:\n    ansible_connection: ssh\n    ansible_port: 9\n  children:\n"
-                         f"    openshell_servers:\n      hosts:\n        {host}:\n          {host_vars}\n")
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(REPO / "playbooks" / "classify.yml")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False,
-                          env=ansible_env(ANSIBLE_SSH_EXECUTABLE="/bin/false"))
+NO_SSH = {"ANSIBLE_SSH_EXECUTABLE": "/bin/false"}
+CLASSIFY = REPO / "playbooks" / "classify.yml"
+
+
+def inventory(host: str, host_vars: str) -> str:
+    return ("all:\n  vars:\n    ansible_connection: ssh\n    ansible_port: 9\n  children:\n"
+            f"    openshell_servers:\n      hosts:\n        {host}:\n          {host_vars}\n")
 
 
 @pytest.mark.parametrize("host,host_vars,field", [
@@ -28,15 +32,16 @@ def classify(tmp_path: Path, host: str, host_vars: str) -> subprocess.CompletedP
     ("Server1", "ansible_host: 127.0.0.1", "field k3s_node_name"),
     ("s1", "ansible_host: 127.0.0.1\n          k3s_node_name: bad_name", "field k3s_node_name"),
 ])
-def test_classify_refuses_before_connecting(tmp_path: Path, host: str, host_vars: str, field: str) -> None:
-    result = classify(tmp_path, host, host_vars)
+def test_classify_refuses_before_connecting(run_play: Callable[..., Run], tmp_path: Path, host: str,
+                                            host_vars: str, field: str) -> None:
+    result = run_play(inventory(host, host_vars), CLASSIFY, env=NO_SSH)
     assert result.returncode == 2, result.stdout + result.stderr
     assert field in result.stdout
     assert not (tmp_path / "OWNED").exists()
 
 
-def test_classify_accepts_a_plain_host(tmp_path: Path) -> None:
-    result = classify(tmp_path, "server-1", "ansible_host: 127.0.0.1")
+def test_classify_accepts_a_plain_host(run_play: Callable[..., Run]) -> None:
+    result = run_play(inventory("server-1", "ansible_host: 127.0.0.1"), CLASSIFY, env=NO_SSH)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -63,19 +68,61 @@ CLASSIFY_THEN_TWO_PLAYS = """
 """
 
 
-def test_hosts_are_classified_once_per_run(tmp_path: Path) -> None:
+def test_hosts_are_classified_once_per_run(run_play: Callable[..., Run]) -> None:
     """The classification runs in classify.yml only: later plays whose roles depend on role
     openshell (for its shared defaults) skip it in one step instead of classifying again."""
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  vars:\n    ansible_connection: ssh\n    ansible_port: 9\n  children:\n"
-                         "    openshell_servers:\n      hosts:\n        s1:\n          ansible_host: 127.0.0.1\n")
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(CLASSIFY_THEN_TWO_PLAYS.format(classify=REPO / "playbooks" / "classify.yml"))
-    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=300, check=False,
-                            env=ansible_env(ANSIBLE_SSH_EXECUTABLE="/bin/false"))
+    result = run_play(inventory("s1", "ansible_host: 127.0.0.1"), CLASSIFY_THEN_TWO_PLAYS.format(classify=CLASSIFY),
+                      env=NO_SSH)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert out.count("TASK [openshell : Put the host into its dynamic groups]") == 1, out
     assert out.count("TASK [openshell : Work out this host's cluster roles]") == 1, out
     assert out.count("TASK [openshell : Classify this host (once per run)]") == 2, out
+
+
+RECORD_GROUPS = """
+- name: Classify
+  ansible.builtin.import_playbook: {classify}
+
+- name: Record the dynamic groups
+  hosts: localhost
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Write them
+      ansible.builtin.copy:
+        content: >-
+          {{{{ dict(['server', 'agent', 'gpu', 'first_server']
+                    | zip(['server', 'agent', 'gpu', 'first_server']
+                          | map('regex_replace', '^', 'openshell_role_')
+                          | map('extract', groups) | list)) | to_json }}}}
+        dest: {out}
+        mode: "0600"
+"""
+
+
+@pytest.mark.parametrize("all_vars,first", [
+    ("", "s1"),
+    ("    openshell_first_server: s2\n", "s2"),
+])
+def test_cli_classifies_as_the_role_does(run_play: Callable[..., Run], tmp_path: Path, all_vars: str,
+                                        first: str) -> None:
+    """inventory.classify (the CLI, render) and role openshell put the same hosts into the same
+    groups, openshell_role_first_server included (an inventory's openshell_first_server counts)."""
+    from openshell_auto.inventory import load_inventory
+
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text("all:\n  vars:\n    ansible_connection: ssh\n    ansible_port: 9\n" + all_vars
+                     + "  children:\n    openshell_servers:\n      hosts:\n"
+                     "        s1: {ansible_host: 127.0.0.1}\n        s2: {ansible_host: 127.0.0.1}\n"
+                     "    openshell_agents:\n      hosts:\n        a1: {ansible_host: 127.0.0.1, openshell_gpu: true}\n"
+                     "        a2: {ansible_host: 127.0.0.1}\n"
+                     "    openshell_gpu_hosts:\n      hosts:\n        s2:\n")
+    out = tmp_path / "groups.json"
+    result = run_play(hosts, RECORD_GROUPS.format(classify=CLASSIFY, out=out), env=NO_SSH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    role = json.loads(out.read_text())
+    cli = load_inventory(hosts)
+    assert role["first_server"] == [first] and cli.first_server == first
+    assert sorted(role["server"]) == sorted(cli.servers) and sorted(role["agent"]) == sorted(cli.agents)
+    assert sorted(role["gpu"]) == sorted(cli.gpu_hosts) == ["a1", "s2"]

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from openshell_auto import cli
 from openshell_auto.options import execute_playbook, playbook_options
 
-from conftest import INVENTORIES, REPO, TEST_PLAYBOOK
+from helpers import INVENTORIES, REPO, TEST_PLAYBOOK
 
 HOST_KEYS = {"ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored"}
 RESULT_KEYS = {"playbook", "status", "rc", "exit_code", "artifacts_dir", "duration_s", "hosts", "failures", "message",

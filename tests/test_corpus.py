@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import corpus_runner
-from conftest import REPO
+from helpers import REPO
 
 CASES = corpus_runner.cases()
 

@@ -46,10 +46,22 @@ def test_allocatable_mismatches() -> None:
         "none has {'nvidia.com/gpu': '0'} (expected nvidia.com/gpu or nvidia.com/mig-<profile> > 0)"]
 
 
-def test_role_defaults_are_the_python_defaults() -> None:
-    defaults = yaml.safe_load((REPO / "roles" / "nvidia_device_plugin" / "defaults" / "main.yml").read_text())
-    assert defaults["nvidia_device_plugin_namespace"] == dp.DEFAULT_NAMESPACE
-    assert defaults["nvidia_device_plugin_helmchart_name"] == dp.DEFAULT_HELMCHART
+def test_python_reads_the_shared_role_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The names the doctor and verify fall back on are the shared role's defaults, read from its file."""
+    assert dp.SHARED_DEFAULTS == REPO / "roles" / "openshell" / "defaults" / "main.yml"
+    defaults = yaml.safe_load(dp.SHARED_DEFAULTS.read_text())
+    names = dp.plugin_names()
+    assert (names.namespace, names.helmchart) == (defaults["openshell_device_plugin_namespace"],
+                                                  defaults["openshell_device_plugin_helmchart"])
+    other = tmp_path / "main.yml"
+    other.write_text("openshell_device_plugin_namespace: ns-b\nopenshell_device_plugin_helmchart: hc-b\n")
+    monkeypatch.setattr(dp, "SHARED_DEFAULTS", other)
+    dp.shared_defaults.cache_clear()
+    try:
+        assert dp.plugin_names().to_dict()["helm_job"] == "helm-install-hc-b" and dp.plugin_names().namespace == "ns-b"
+        assert dp.plugin_names("gpu-plugins", "gpu").namespace == "gpu-plugins"
+    finally:
+        dp.shared_defaults.cache_clear()
 
 
 def test_plugin_names() -> None:

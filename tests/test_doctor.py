@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor, gather, material
 
 DATA = Path(__file__).parent / "data" / "doctor"
 
@@ -52,7 +52,7 @@ def test_wsl2_host_needs_only_the_all_device(healthy: dict[str, Any]) -> None:
     """WSL2 (/dev/dxg, GPUs from nvidia-smi): `nvidia-ctk cdi generate` writes only nvidia.com/gpu=all
     there (nvidia-container-toolkit v1.18.2 pkg/nvcdi/lib-wsl.go); the doctor asks for no index names."""
     host = healthy["server1"]
-    assert doctor.gpu_count(host) == 2
+    assert material.gpu_count(host) == 2
     host["dev_nodes"] = ["/dev/dxg"]
     cmd = host["commands"]["cdi_list"]
     cmd["stdout"] = "\n".join(line for line in cmd["stdout"].splitlines() if not line.startswith("nvidia.com/gpu="))
@@ -131,37 +131,37 @@ def test_refresh_path_disabled(healthy: dict[str, Any]) -> None:
 
 def test_containerd_without_nvidia_handler(healthy: dict[str, Any]) -> None:
     text = (DATA / "containerd-v3-no-nvidia.toml").read_text()
-    healthy["server1"]["containerd"] = doctor.containerd_summary(text)
+    healthy["server1"]["containerd"] = gather.containerd_summary(text)
     f = _one(doctor.findings(healthy), "containerd-handler")
     assert "no `nvidia` runtime handler" in f.message and "restart k3s" in f.message
 
 
 @pytest.mark.parametrize("fname", ["containerd-v3-nvidia.toml", "containerd-v2-nvidia-auth.toml"])
 def test_containerd_summary_finds_handler_and_drops_secrets(fname: str) -> None:
-    summary = doctor.containerd_summary((DATA / fname).read_text())
+    summary = gather.containerd_summary((DATA / fname).read_text())
     assert summary["parsed"] and summary["nvidia"]
     assert summary["runtimes"]["nvidia"]["binary"] == "/usr/bin/nvidia-container-runtime"
     assert set(summary["runtimes"]) == {"runc", "nvidia"}
     assert "s3cr3t" not in json.dumps(summary)
     leaky = (DATA / fname).read_text() + '\n[x.auth]\n  password = "nvidia-s3cr3t"\n'
-    assert "s3cr3t" not in json.dumps(doctor.containerd_summary(leaky))
+    assert "s3cr3t" not in json.dumps(gather.containerd_summary(leaky))
 
 
 def test_containerd_17_without_cdi_is_an_error(healthy: dict[str, Any]) -> None:
     text = (DATA / "containerd-v2-nvidia-auth.toml").read_text()
-    assert doctor.containerd_summary(text)["cdi"] is True
+    assert gather.containerd_summary(text)["cdi"] is True
     off = text.replace("  enable_cdi = true\n", "")
-    healthy["server1"]["containerd"] = doctor.containerd_summary(off)
+    healthy["server1"]["containerd"] = gather.containerd_summary(off)
     f = _one(doctor.findings(healthy), "containerd-cdi")
     assert "containerd 1.7) has CDI off" in f.message and "openshell-auto provision" in f.message
 
 
 def test_containerd_2_has_cdi_unless_disabled(healthy: dict[str, Any]) -> None:
     text = (DATA / "containerd-v3-nvidia.toml").read_text()
-    assert doctor.containerd_summary(text)["cdi"] is True
+    assert gather.containerd_summary(text)["cdi"] is True
     cri = "[plugins.'io.containerd.cri.v1.runtime']\n"
     assert cri in text
-    off = doctor.containerd_summary(text.replace(cri, cri + "  enable_cdi = false\n"))
+    off = gather.containerd_summary(text.replace(cri, cri + "  enable_cdi = false\n"))
     assert off["cdi"] is False
     healthy["server1"]["containerd"] = off
     f = _one(doctor.findings(healthy), "containerd-cdi")
@@ -170,7 +170,7 @@ def test_containerd_2_has_cdi_unless_disabled(healthy: dict[str, Any]) -> None:
 
 def test_containerd_summary_unparseable_falls_back_to_lines() -> None:
     text = '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia"]\n  runtime_type = \n'
-    summary = doctor.containerd_summary(text)
+    summary = gather.containerd_summary(text)
     assert summary["parsed"] is False and summary["nvidia"] is True
 
 
@@ -204,9 +204,9 @@ def test_no_daemonset_shows_helm_job_log(healthy: dict[str, Any]) -> None:
 def test_list_strategy_from_helmchart_when_env_absent(healthy: dict[str, Any]) -> None:
     cl = healthy["server1"]["cluster"]
     cl["daemonsets"][0]["env"] = {}
-    assert doctor.plugin_settings(cl) == {"list": "cdi-cri", "id": "index", "source": "HelmChart values"}
+    assert material.plugin_settings(cl) == {"list": "cdi-cri", "id": "index", "source": "HelmChart values"}
     cl["helmcharts"][0]["values"]["deviceListStrategy"] = ["envvar", "cdi-annotations"]
-    assert doctor.plugin_settings(cl)["list"] == "envvar,cdi-annotations"
+    assert material.plugin_settings(cl)["list"] == "envvar,cdi-annotations"
 
 
 def test_gpu_node_without_allocatable_and_label(healthy: dict[str, Any]) -> None:
@@ -269,7 +269,7 @@ def test_no_cluster_material(healthy: dict[str, Any]) -> None:
 
 def test_reducers_drop_secrets_and_keep_needed_fields() -> None:
     nodes = json.loads((Path(__file__).parent / "data" / "nodes" / "gpu-on-one-of-three.json").read_text())
-    summary = doctor.summarize_nodes(json.dumps(nodes))
+    summary = gather.summarize_nodes(json.dumps(nodes))
     assert summary is not None
     assert [n["allocatable_gpu"] for n in summary] == [None, "2", None]
     assert "k3s.io/node-args" not in json.dumps(summary)
@@ -279,9 +279,9 @@ def test_reducers_drop_secrets_and_keep_needed_fields() -> None:
              "resources": {"limits": {"nvidia.com/gpu": "2"}}}]}},
         {"metadata": {"name": "b", "namespace": "x"}, "spec": {"containers": [{"name": "c"}]}},
     ]}
-    reduced = doctor.summarize_pods(json.dumps(pods))
+    reduced = gather.summarize_pods(json.dumps(pods))
     assert reduced == [{"namespace": "x", "name": "a", "runtime_class": None, "gpus": 2, "node": None, "phase": None, "labels": {}}]
-    assert doctor.summarize_pods("not json") is None
+    assert gather.summarize_pods("not json") is None
 
 
 def test_cluster_material_replaces_raw_json() -> None:
@@ -292,7 +292,7 @@ def test_cluster_material_replaces_raw_json() -> None:
         {"item": {"key": "nodes", "value": ["get", "nodes"]}, "rc": 1, "stdout": "", "stderr": "refused"},
         {"item": {"key": "plugin_logs", "value": ["logs"]}, "rc": 0, "stdout": "line", "stderr": ""},
     ]
-    material = doctor.cluster_material(results)
+    material = gather.cluster_material(results)
     assert "hunter2" not in json.dumps(material)
     assert material["pods"][0]["runtime_class"] == "nvidia"
     assert material["nodes"] is None and material["daemonsets"] is None
@@ -303,7 +303,7 @@ def test_command_results_missing_binary() -> None:
     results = [{"item": {"key": "cdi_list", "value": ["nvidia-ctk", "cdi", "list"]}, "rc": 2,
                 "stdout": "Error executing command.", "stderr": "",
                 "msg": "Error executing command: [Errno 2] No such file or directory: b'nvidia-ctk'"}]
-    out = doctor.command_results(results)["cdi_list"]
+    out = gather.command_results(results)["cdi_list"]
     assert out["cmd"] == ["nvidia-ctk", "cdi", "list"] and out["stdout"] == ""
     assert out["stderr"].startswith("command not found")
 
@@ -312,7 +312,7 @@ def test_package_versions() -> None:
     facts = {"nvidia-container-toolkit-base": [{"name": "nvidia-container-toolkit-base", "version": "1.18.2-1", "source": "apt"}],
              "libnvidia-container1": [{"version": "1.18.1", "release": "1"}],
              "bash": [{"version": "5.2"}]}
-    assert doctor.package_versions(facts) == {"nvidia-container-toolkit-base": ["1.18.2-1"], "libnvidia-container1": ["1.18.1-1"]}
+    assert gather.package_versions(facts) == {"nvidia-container-toolkit-base": ["1.18.2-1"], "libnvidia-container1": ["1.18.1-1"]}
 
 
 def test_cdi_spec_files_decodes_slurp() -> None:
@@ -320,7 +320,7 @@ def test_cdi_spec_files_decodes_slurp() -> None:
 
     res = [{"source": "/etc/cdi/a.yaml", "content": base64.b64encode(b"kind: x").decode(), "encoding": "base64"},
            {"item": {"path": "/etc/cdi/b.yaml"}, "failed": True, "msg": "Permission denied"}]
-    assert doctor.cdi_spec_files(res) == [
+    assert gather.cdi_spec_files(res) == [
         {"path": "/etc/cdi/a.yaml", "content": "kind: x"},
         {"path": "/etc/cdi/b.yaml", "content": None, "error": "Permission denied"},
     ]
@@ -353,13 +353,13 @@ def _renamed(healthy: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_renamed_namespace_and_helmchart_are_used(healthy: dict[str, Any]) -> None:
-    """nvidia_device_plugin_namespace / nvidia_device_plugin_helmchart_name as configured: the
+    """openshell_device_plugin_namespace / openshell_device_plugin_helmchart as configured: the
     HelmChart's values are found, the plugin's own pods are not workload pods, messages name them."""
     healthy = _renamed(healthy)
     cl = healthy["server1"]["cluster"]
     cl["daemonsets"][0]["env"] = {}
-    assert doctor.plugin_names(healthy).helm_job == "helm-install-gpu-plugin"
-    assert doctor.plugin_settings(cl, doctor.plugin_names(healthy))["source"] == "HelmChart values"
+    assert material.plugin_names(healthy).helm_job == "helm-install-gpu-plugin"
+    assert material.plugin_settings(cl, material.plugin_names(healthy))["source"] == "HelmChart values"
     assert [f for f in doctor.findings(healthy) if f.severity != "info"] == []
     cl["daemonsets"] = []
     f = _one(doctor.findings(healthy), "device-plugin")
@@ -367,6 +367,6 @@ def test_renamed_namespace_and_helmchart_are_used(healthy: dict[str, Any]) -> No
 
 
 def test_default_names_without_configuration(healthy: dict[str, Any]) -> None:
-    assert doctor.plugin_names(healthy).namespace == "nvidia-device-plugin"
+    assert material.plugin_names(healthy).namespace == "nvidia-device-plugin"
     healthy["server1"]["cluster"]["daemonsets"] = []
     assert "namespace nvidia-device-plugin" in _one(doctor.findings(healthy), "device-plugin").message

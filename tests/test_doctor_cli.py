@@ -25,7 +25,7 @@ def _run(tmp: Path, command: str, nodes: str, *args: str,
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
         "ansible_become": False}}}}}}))  # the plays' become turned off as an inventory may (no sudo here)
     kubectl = [sys.executable, str(DOUBLE), "--nodes", str(NODES / nodes), "--state", str(tmp / "state")]
-    extra_vars = json.dumps({"openshell_doctor_kubectl": kubectl, "openshell_verify_kubectl": kubectl,
+    extra_vars = json.dumps({"openshell_kubectl": kubectl, "openshell_kubectl": kubectl,
                              "openshell_verify_smoke_timeout": 10, **(extra or {})})
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "OPENSHELL_AUTO_RUNS_DIR": str(tmp / "runs")}
@@ -73,7 +73,7 @@ def test_doctor_gathers_from_the_configured_namespace_and_helmchart(tmp_path: Pa
     """A renamed namespace / HelmChart (inventory variables of role nvidia_device_plugin) is where
     the doctor looks: its kubectl calls and the material name them, not the defaults."""
     bundle = tmp_path / "bundle"
-    extra = {"nvidia_device_plugin_namespace": "gpu-plugins", "nvidia_device_plugin_helmchart_name": "gpu-plugin"}
+    extra = {"openshell_device_plugin_namespace": "gpu-plugins", "openshell_device_plugin_helmchart": "gpu-plugin"}
     run = _run(tmp_path, "doctor", "gpu-on-one-of-three.json", "--json", "-o", str(bundle), extra=extra)
     assert run.returncode == 1, run.stderr
     calls = (tmp_path / "state" / "calls.log").read_text()

@@ -11,7 +11,7 @@ from openshell_auto.errors import InputError
 from openshell_auto.extra_vars import parse_extra_vars
 from openshell_auto.inventory import load_inventory
 
-from conftest import INVENTORIES, REPO
+from helpers import INVENTORIES, REPO
 
 # file -> substrings every error line set must contain (host or group, field, the fix)
 BAD = {
@@ -169,7 +169,8 @@ def test_host_vars_override_group_vars(write_inventory: Callable[..., Path]) -> 
 
 def test_every_role_default_passes_its_own_argument_spec() -> None:
     """No false positives: the roles' defaults are valid input (checked with the real roles)."""
-    from openshell_auto.inventory import VarBlock, check_variables
+    from openshell_auto.inventory_checks import check_variables
+    from openshell_auto.inventory_model import VarBlock
     from openshell_auto.specs import load_specs
 
     specs = load_specs()

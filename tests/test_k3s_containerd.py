@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANSIBLE_PLAYBOOK, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, ansible_env
 
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANSIBLE_PLAYBOOK
+from helpers import ANSIBLE_PLAYBOOK
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env, recap
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor, k3s_network
+from helpers import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env, recap
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import gather, k3s_network
 
 PASSWORD = "reg-pass-5c1e"
 PROXY_PASSWORD = "proxy-pass-77ab"
@@ -266,10 +266,10 @@ def test_doctor_bundle_keeps_no_registry_credentials() -> None:
             '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia"]\n  runtime_type = "io.containerd.runc.v2"\n'
             '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."nvidia".options]\n'
             '  BinaryName = "/usr/bin/nvidia-container-runtime"\n')
-    summary = doctor.containerd_summary(text)
+    summary = gather.containerd_summary(text)
     assert summary["nvidia"] and PASSWORD not in json.dumps(summary)
     # The doctor never reads the files that hold proxy or registry credentials.
-    sources = [*(REPO / "roles/openshell_doctor").rglob("*.yml"), REPO / "plugins/module_utils/doctor.py",
+    sources = [*(REPO / "roles/openshell_doctor").rglob("*.yml"), REPO / "plugins/module_utils/doctor.py", REPO / "plugins/module_utils/gather.py",
                REPO / "openshell_auto/commands/doctor.py"]
     for path in sources:
         text = path.read_text()
@@ -286,7 +286,7 @@ def _registry(reference: str) -> str:
 
 
 def test_every_image_the_roles_name_is_a_checked_variable() -> None:
-    from openshell_auto.inventory import IMAGE_REFERENCES
+    from openshell_auto.inventory_checks import IMAGE_REFERENCES
     from openshell_auto.specs import load_specs
 
     defaults = load_specs().defaults
@@ -297,7 +297,8 @@ def test_every_image_the_roles_name_is_a_checked_variable() -> None:
 
 
 def test_airgap_inventory_pulls_no_image_from_a_public_registry(tmp_path: Path) -> None:
-    from openshell_auto.inventory import IMAGE_REFERENCES, load_inventory
+    from openshell_auto.inventory import load_inventory
+    from openshell_auto.inventory_checks import IMAGE_REFERENCES
     from openshell_auto.specs import load_specs
 
     inventory = REPO / "inventories/airgap/hosts.yml"

@@ -5,14 +5,13 @@ asserts; nothing on this machine is touched)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
+from helpers import REPO, ROLE_TEST_ENV
 
 PLAYBOOK = """
 - hosts: localhost
@@ -25,16 +24,9 @@ PLAYBOOK = """
 """
 
 
-def run(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK)
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(variables))
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost:\n"
-                         "          ansible_connection: local\n")
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), "-e", f"@{extra}", str(playbook)],
-                          capture_output=True, text=True, env=ansible_env(**ROLE_TEST_ENV), timeout=300, check=False)
+INVENTORY = ("all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost:\n"
+             "          ansible_connection: local\n")
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.mark.parametrize("name,value,problem", [
@@ -45,14 +37,14 @@ def run(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     ("k3s_data_dir", "var/lib/k3s", "not absolute"),
     ("k3s_install_dir", "/usr/../bin", "not normalised"),
 ])
-def test_reset_refuses_dangerous_paths(tmp_path: Path, name: str, value: str, problem: str) -> None:
-    result = run(tmp_path, **{name: value})
+def test_reset_refuses_dangerous_paths(run_play: Run, name: str, value: str, problem: str) -> None:
+    result = run_play(INVENTORY, PLAYBOOK, extra_vars={name: value}, env=ROLE_TEST_ENV, timeout=300)
     assert result.returncode == 2, result.stdout
     assert "reset refuses" in result.stdout and f"{name}: " in result.stdout and problem in result.stdout
 
 
-def test_reset_accepts_the_default_paths(tmp_path: Path) -> None:
-    result = run(tmp_path)
+def test_reset_accepts_the_default_paths(run_play: Run) -> None:
+    result = run_play(INVENTORY, PLAYBOOK, extra_vars={}, env=ROLE_TEST_ENV, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

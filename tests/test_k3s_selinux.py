@@ -16,7 +16,7 @@ import yaml
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_selinux import k3s_selinux_plan
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
 
 ENFORCING = {"status": "enabled", "mode": "enforcing", "type": "targeted", "config_mode": "enforcing"}
 PERMISSIVE = {"status": "enabled", "mode": "permissive", "type": "targeted", "config_mode": "permissive"}

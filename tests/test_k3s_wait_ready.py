@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
 
 START = "Fri 2026-11-27 07:52:53 UTC"  # what systemctl prints for the running k3s
 OLD, NEW = "v1.35.2+k3s1", "v1.35.3+k3s1"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK
+from helpers import ANSIBLE_PLAYBOOK
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE = ROOT / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
@@ -40,7 +40,7 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 def test_doctor_kubectl_json_stays_out_of_job_events(tmp_path: Path) -> None:
-    extra = json.dumps({"openshell_doctor_kubectl": _kubectl(tmp_path)})
+    extra = json.dumps({"openshell_kubectl": _kubectl(tmp_path)})
     run = subprocess.run([sys.executable, "-m", "openshell_auto", "doctor", "-i", str(_inventory(tmp_path)), "-e",
                           extra, "--json"], capture_output=True, text=True, env=_env(tmp_path), timeout=300,
                          check=False)
@@ -57,7 +57,7 @@ def test_doctor_kubectl_json_stays_out_of_job_events(tmp_path: Path) -> None:
 
 def test_sandbox_env_values_stay_out_of_the_output(tmp_path: Path) -> None:
     sandboxes = [{"name": "cpu-box", "image": "docker.io/library/ubuntu:24.04", "env": {"API_KEY": SECRET}}]
-    (tmp_path / "vars.json").write_text(json.dumps({"gpu_sandbox_kubectl": _kubectl(tmp_path),
+    (tmp_path / "vars.json").write_text(json.dumps({"openshell_kubectl": _kubectl(tmp_path),
                                                     "gpu_sandbox_ready_timeout": 0,
                                                     "gpu_sandbox_sandboxes": sandboxes}))
     run = subprocess.run([ANSIBLE_PLAYBOOK, "-vv", "-i", str(_inventory(tmp_path)),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -162,7 +162,7 @@ def _run_roles(tmp_path: Path, host: Path, *extra_vars: str, env: dict[str, str]
         f"      nvidia_cdi_output: {host}/var/run/cdi/nvidia.yaml\n"
         f"      nvidia_cdi_state_file: {host}/var/lib/openshell-auto/nvidia-cdi.state\n"
         f"      nvidia_cdi_refresh_env_file: {host}/etc/nvidia-container-toolkit/nvidia-cdi-refresh.env\n"
-        f"      nvidia_cdi_spec_dirs: [{host}/etc/cdi, {host}/var/run/cdi]\n"
+        f"      openshell_cdi_spec_dirs: [{host}/etc/cdi, {host}/var/run/cdi]\n"
         + "".join(f"      {line}\n" for line in extra_vars)
     )
     playbook = tmp_path / "roles.yml"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env, recap
+from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env, recap
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -53,7 +53,7 @@ def test_render_uses_ansible_filters_magic_vars_and_includes(fake_content: paths
     assert body["strategy"] == "index"  # inventory all.vars
     assert text.rstrip().endswith("# end of gpu1")  # {% include %} from the role's templates/
     assert (tmp_path / "out/gpu1/etc/fake/gpu.env").read_text() == "LABEL=nvidia.com/gpu.present=true\n"
-    assert (tmp_path / "out/server1/etc/fake/server1-init.txt").read_text() == "first=server1\n"
+    assert (tmp_path / "out/server1/etc/fake/server1-init.txt").read_text() == "first=server1 group=server1\n"
 
 
 def test_precedence_defaults_inventory_extra_vars(fake_content: paths.ContentPaths, tmp_path: Path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env, recap
+from helpers import REPO, ROLE_TEST_ENV, recap
 from openshell_auto.cli import main
 
 # The GPU plays of playbooks/reset.yml, as one play (the real playbook runs k3s's uninstall between them).
@@ -72,32 +73,30 @@ def provisioned(root: Path) -> dict[str, Any]:
     return {"variables": variables, "files": files}
 
 
-def run(tmp_path: Path, variables: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False))
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {
+@pytest.fixture
+def run(run_play: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    inventory = yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {
         "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                      "openshell_gpu": True}}}}}}))
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), "-e", f"@{tmp_path / 'vars.json'}",
-                           str(tmp_path / "play.yml")], capture_output=True, text=True,
-                          env=ansible_env(**ROLE_TEST_ENV), timeout=300, check=False)
+                      "openshell_gpu": True}}}}}})
+    return lambda variables: run_play(inventory, yaml.safe_dump(PLAYBOOK, sort_keys=False), extra_vars=variables,
+                                      env=ROLE_TEST_ENV, timeout=300)
 
 
-def test_gpu_layer_reset_leaves_nothing_and_is_idempotent(tmp_path: Path) -> None:
+def test_gpu_layer_reset_leaves_nothing_and_is_idempotent(run: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     root = tmp_path / "root"
     setup = provisioned(root)
-    result = run(tmp_path, {**setup["variables"], "openshell_reset_gpu_layer": True})
+    result = run({**setup["variables"], "openshell_reset_gpu_layer": True})
     assert result.returncode == 0, result.stdout + result.stderr
     left = [str(f) for f in setup["files"] if f.exists()]
     assert left == [], left
     assert not (root / "var/lib/openshell-auto").exists()  # the state directory as a whole
-    again = run(tmp_path, {**setup["variables"], "openshell_reset_gpu_layer": True})
+    again = run({**setup["variables"], "openshell_reset_gpu_layer": True})
     assert again.returncode == 0 and recap(again, "localhost")["changed"] == 0, again.stdout
 
 
-def test_without_the_flag_the_gpu_layer_stays(tmp_path: Path) -> None:
+def test_without_the_flag_the_gpu_layer_stays(run: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     setup = provisioned(tmp_path / "root")
-    result = run(tmp_path, setup["variables"])
+    result = run(setup["variables"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert all(f.exists() for f in setup["files"])
 
@@ -108,10 +107,11 @@ def test_without_the_flag_the_gpu_layer_stays(tmp_path: Path) -> None:
     ("nvidia_container_toolkit_apt_keyring", "/usr/share/keyrings/../../..", "not normalised"),
     ("nvidia_cdi_refresh_env_file", "/etc/x.env; rm -rf x", "cannot take"),
 ])
-def test_a_bad_path_stops_reset_before_anything_is_removed(tmp_path: Path, name: str, value: str,
-                                                           problem: str) -> None:
+def test_a_bad_path_stops_reset_before_anything_is_removed(run: Callable[..., subprocess.CompletedProcess[str]],
+                                                            tmp_path: Path, name: str, value: str,
+                                                            problem: str) -> None:
     setup = provisioned(tmp_path / "root")
-    result = run(tmp_path, {**setup["variables"], name: value, "openshell_reset_gpu_layer": True})
+    result = run({**setup["variables"], name: value, "openshell_reset_gpu_layer": True})
     assert result.returncode == 2, result.stdout
     assert "reset refuses" in result.stdout and problem in result.stdout
     assert all(f.exists() for f in setup["files"] if str(f) != value)

@@ -12,7 +12,7 @@ import pytest
 from openshell_auto import runner
 from openshell_auto.errors import EXIT_FAILED, EXIT_OK, InputError
 
-from conftest import TEST_PLAYBOOK
+from helpers import TEST_PLAYBOOK
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

@@ -19,7 +19,7 @@ import yaml
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import sandbox
 
-from conftest import ANSIBLE_PLAYBOOK
+from helpers import ANSIBLE_PLAYBOOK
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +46,8 @@ def _playbook(tmp: Path, playbook: str, nodes: str, extra: dict[str, Any], *args
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
         "ansible_become": False}}}}}}))  # the plays' become turned off as an inventory may (no sudo here)
     kubectl = [sys.executable, str(DOUBLE), "--nodes", str(NODES / nodes), "--state", str(tmp / "state")]
-    variables = {"gpu_sandbox_kubectl": kubectl, "openshell_verify_kubectl": kubectl, "gpu_sandbox_ready_timeout": 0,
-                 "openshell_doctor_kubectl": kubectl, **extra}
+    variables = {"openshell_kubectl": kubectl, "openshell_kubectl": kubectl, "gpu_sandbox_ready_timeout": 0,
+                 "openshell_kubectl": kubectl, **extra}
     (tmp / "vars.json").write_text(json.dumps(variables))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

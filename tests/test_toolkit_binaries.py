@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
 
 REPO = Path(__file__).resolve().parent.parent
 DOUBLES = REPO / "tests" / "doubles" / "nvidia-toolkit"

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 import subprocess
 import textwrap
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ansible_env
+from helpers import REPO
 
 INVENTORY = """\
 all:
@@ -31,12 +31,14 @@ all:
 {extra}"""
 
 
-def _site(tmp_path: Path, extra: str = "") -> subprocess.CompletedProcess[str]:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(INVENTORY.format(extra=textwrap.indent(extra, " " * 10)))
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(REPO / "playbooks" / "site.yml")],
-                          env=ansible_env(ANSIBLE_SSH_EXECUTABLE="/bin/false", ANSIBLE_SSH_RETRIES="0"),
-                          capture_output=True, text=True, timeout=300)
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def site(run_play: Run) -> Run:
+    return lambda extra="": run_play(INVENTORY.format(extra=textwrap.indent(extra, " " * 10)),
+                                     REPO / "playbooks" / "site.yml", timeout=300,
+                                     env={"ANSIBLE_SSH_EXECUTABLE": "/bin/false", "ANSIBLE_SSH_RETRIES": "0"})
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
@@ -44,8 +46,8 @@ def _site(tmp_path: Path, extra: str = "") -> subprocess.CompletedProcess[str]:
     ("k3s_api_port: six-four-four-three\n", "argument 'k3s_api_port'"),
     ("k3s_ready_retries: lots\n", "argument 'k3s_ready_retries'"),
 ])
-def test_a_bad_value_on_the_last_agent_stops_the_run_before_any_host(tmp_path: Path, extra: str, needle: str) -> None:
-    result = _site(tmp_path, extra)
+def test_a_bad_value_on_the_last_agent_stops_the_run_before_any_host(site: Run, extra: str, needle: str) -> None:
+    result = site(extra)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
     assert needle in out, out
@@ -53,8 +55,8 @@ def test_a_bad_value_on_the_last_agent_stops_the_run_before_any_host(tmp_path: P
     assert "PLAY [" not in after, "a later play ran after a variable failed its check"
 
 
-def test_good_values_pass_the_check_and_the_run_goes_on(tmp_path: Path) -> None:
-    result = _site(tmp_path, "nvidia_cdi_refresh_enabled: true\n")
+def test_good_values_pass_the_check_and_the_run_goes_on(site: Run) -> None:
+    result = site("nvidia_cdi_refresh_enabled: true\n")
     out = result.stdout + result.stderr
     assert "Validation of arguments failed" not in out, out
     after = out.split("PLAY [Check every role's variables", 1)[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ANSIBLE_PLAYBOOK, REPO, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, REPO, ansible_env
 
 DOUBLE = REPO / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
 NODES = REPO / "tests" / "data" / "nodes" / "gpu-on-one-of-three.json"
@@ -27,7 +27,7 @@ def _inventory(tmp: Path) -> Path:
 
 def _extra(tmp: Path) -> str:
     kubectl = [sys.executable, str(DOUBLE), "--nodes", str(NODES), "--state", str(tmp / "state")]
-    return json.dumps({"openshell_doctor_kubectl": kubectl, "openshell_verify_kubectl": kubectl,
+    return json.dumps({"openshell_kubectl": kubectl, "openshell_kubectl": kubectl,
                        "openshell_verify_smoke_timeout": 10})
 
 

@@ -68,7 +68,7 @@ def test_table_and_json(healthy: dict[str, Any]) -> None:
         (lambda m: m["server1"].update(packages={}) or m["server1"]["commands"]["nvidia_ctk_version"].update(rc=127),
          "server1", "toolkit", "not found"),
         (lambda m: m["server1"]["commands"]["cdi_list"].update(stdout="nvidia.com/gpu=0\nnvidia.com/gpu=all"),
-         "server1", "cdi-names", "missing 1"),
+         "server1", "cdi-names", "missing nvidia.com/gpu=1"),
         (lambda m: m["server1"]["commands"]["refresh_path_active"].update(stdout="inactive"), "server1", "refresh-units",
          "enabled/inactive"),
         (lambda m: m["server1"]["cluster"]["daemonsets"][0]["env"].update(DEVICE_LIST_STRATEGY="envvar"), "cluster",
@@ -109,7 +109,7 @@ def test_empty_is_not_a_pass() -> None:
 
 
 def test_renamed_plugin_namespace_and_helmchart(healthy: dict[str, Any]) -> None:
-    """The HelmChart as configured (nvidia_device_plugin_helmchart_name, chart from the static dir)
+    """The HelmChart as configured (openshell_device_plugin_helmchart, chart from the static dir)
     gives the list strategy; a missing DaemonSet is looked for in the configured namespace."""
     for m in healthy.values():
         m["device_plugin"] = {"namespace": "gpu-plugins", "helmchart": "gpu-plugin"}

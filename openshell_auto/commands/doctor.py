@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from openshell_auto.errors import EXIT_FAILED, EXIT_OK, InputError
-from openshell_auto.options import ansible_args_from, ansible_options, inventory_option
+from openshell_auto.options import (ansible_args_from, ansible_options, artifacts_dir_option, extra_vars_option,
+                                    inventory_option, json_option, limit_option)
 
 
 def gather(
@@ -77,11 +78,11 @@ def run_failures(result: Any) -> list[str]:
 @inventory_option
 @click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=None,
               help="Write the support bundle (raw material per host, findings) to DIR.")
-@click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups.")
-@click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Set a variable.")
-@click.option("--json", "json_output", is_flag=True, help="Print the findings as JSON.")
+@limit_option
+@extra_vars_option
+@json_option("the findings")
 @ansible_options
-@click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR", help="Parent of the run directory.")
+@artifacts_dir_option
 def doctor_cmd(inventory: tuple[str, ...], output_dir: Path | None, limit: str | None, extra_vars: tuple[str, ...],
                json_output: bool, artifacts_dir: Path | None, **ansible: Any) -> None:
     """Diagnose the CDI-mode GPU stack without changing anything; exit 1 when a finding is an error.

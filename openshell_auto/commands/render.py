@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from openshell_auto.options import extra_vars_option
+from openshell_auto.options import extra_vars_option, json_option
 
 
 @click.command()
@@ -15,7 +15,7 @@ from openshell_auto.options import extra_vars_option
               help="YAML inventory file (default: the bundled example inventory).")
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("render"), show_default=True,
               help="Output directory; files land in OUTDIR/<host>/<absolute path on the host>.")
-@click.option("--json", "json_output", is_flag=True, help="Print what was written as one JSON document.")
+@json_option("what was written")
 @extra_vars_option
 def render(inventory: Path | None, outdir: Path, extra_vars: tuple[str, ...], json_output: bool) -> None:
     """Render the files the roles would write on each host, offline (no host contacted)."""

@@ -27,7 +27,8 @@ def _load_file(path: str) -> Any:
 
 def _from_inventory(path: str, max_gpus: int) -> list[sandbox.Sandbox]:
     """The sandboxes role gpu_sandbox would apply: gpu_sandbox_sandboxes as the first server sees it."""
-    from openshell_auto.inventory import is_template, load_inventory
+    from openshell_auto.inventory import load_inventory
+    from openshell_auto.inventory_checks import is_template
 
     classified = load_inventory(path)
     first = classified.first_server
@@ -138,7 +139,7 @@ def ready_cmd(nodes_json: str, as_json: bool) -> None:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         for node in result.nodes:
-            alloc = "-" if node.allocatable is None else readiness._num(node.allocatable)
+            alloc = "-" if node.allocatable is None else readiness.as_number(node.allocatable)
             extra = f" ({node.problem})" if node.problem else ""
             click.echo(f"{node.name}: allocatable {readiness.GPU_RESOURCE}={alloc}{extra}")
         click.echo(result.message())

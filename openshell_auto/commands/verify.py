@@ -13,18 +13,19 @@ import click
 
 from openshell_auto.commands.doctor import gather, run_failures
 from openshell_auto.errors import EXIT_FAILED, EXIT_OK
-from openshell_auto.options import ansible_args_from, ansible_options, inventory_option
+from openshell_auto.options import (ansible_args_from, ansible_options, artifacts_dir_option, extra_vars_option,
+                                    inventory_option, json_option, limit_option)
 
 
 @click.command("verify")
 @inventory_option
-@click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts/groups.")
-@click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Set a variable.")
-@click.option("--json", "json_output", is_flag=True, help="Print the checks as JSON.")
+@limit_option
+@extra_vars_option
+@json_option("the checks")
 @click.option("-o", "--output", "output_dir", type=click.Path(path_type=Path), default=None,
               help="Keep the gathered material and the result in DIR.")
 @ansible_options
-@click.option("--artifacts-dir", type=click.Path(path_type=Path), metavar="DIR", help="Parent of the run directory.")
+@artifacts_dir_option
 def verify_cmd(inventory: tuple[str, ...], limit: str | None, extra_vars: tuple[str, ...], json_output: bool,
                output_dir: Path | None, artifacts_dir: Path | None, **ansible: Any) -> None:
     """Check every GPU host and the cluster end to end, including a GPU smoke pod

@@ -28,7 +28,7 @@ def nvidia_cdi_problems(
             specs.append((source, cdi.load_spec_text(base64.b64decode(result["content"]).decode("utf-8"))))
         except Exception as exc:  # a broken file is a finding, not a crash
             problems.append(f"{source}: not valid YAML/JSON ({exc}); delete or regenerate it")
-    names = [line.strip() for line in listed if "=" in line and "/" in line.split("=", 1)[0]]
+    names = cdi.listed_names(listed)
     if platform not in cdi.PLATFORMS:
         raise AnsibleFilterError(f"nvidia_cdi_problems: platform {platform!r} is not one of {', '.join(cdi.PLATFORMS)}")
     return problems + cdi.check_host(specs, names, int(gpu_count), strategy, platform=platform)

@@ -29,13 +29,21 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-SHA256 = re.compile(r"^(sha256:)?[0-9a-fA-F]{64}$")
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_SHA256 = re.compile(r"(sha256:)?(?P<hex>[0-9a-fA-F]{64})")
+
+
+def sha256_hex(value: str, prefix: bool = True) -> str:
+    """The 64 hex digits (lower case) of a sha256 written as "sha256:<64 hex>" or "<64 hex>" (only
+    the latter when prefix is False, as in a sha256sum line); '' when the value is no sha256."""
+    match = _SHA256.fullmatch(str(value))
+    if match is None or (match.group(1) and not prefix):
+        return ""
+    return match.group("hex").lower()
 
 
 def sha256_problem(value: str) -> str | None:
     """None for '' or a sha256 written as "sha256:<64 hex>" / "<64 hex>"; else why not."""
-    if not value or SHA256.fullmatch(value):
+    if not value or sha256_hex(value):
         return None
     return "it is not \"sha256:<64 hex digits>\" or the 64 hex digits alone"
 
@@ -47,8 +55,8 @@ def sums_line(text: str, name: str) -> str:
     as k3s releases publish sha256sum-<arch>.txt."""
     for line in str(text).splitlines():
         parts = line.split(None, 1)
-        if len(parts) == 2 and _HEX64.fullmatch(parts[0]) and parts[1].strip().lstrip("*") == name:
-            return parts[0].lower()
+        if len(parts) == 2 and sha256_hex(parts[0], prefix=False) and parts[1].strip().lstrip("*") == name:
+            return sha256_hex(parts[0], prefix=False)
     return ""
 
 
@@ -115,7 +123,7 @@ def _check(entry: Mapping[str, Any], stats: Mapping[str, Mapping[str, Any]],
     sums_name = str(entry.get("sums_name") or "")
     expected, origin, origin_var = "", "", ""
     if given:
-        expected, origin, origin_var = re.sub("^sha256:", "", given).lower(), sum_var, sum_var
+        expected, origin, origin_var = sha256_hex(given), sum_var, sum_var
     elif sums_file:
         sums_stat = stats.get(sums_file, {})
         if not (sums_stat.get("exists") and sums_stat.get("isreg")):

@@ -3,15 +3,12 @@
 Used by pytest, by the `nvidia_cdi` role (through its filter plugin, on the controller) and by
 the doctor. Pure Python on parsed data, so callers decide how to read files. Every problem is one
 string that names the file, the field and the fix.
-
-Command line: `python -m ansible_collections.openshell_auto.cluster.plugins.module_utils.cdi SPEC...` validates spec files; exit 2 on problems.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,8 +22,6 @@ _DEVICE_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.:-]*[A-Za-z0-9])?$")
 HOOK_NAMES = frozenset(
     {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 )
-# container-device-interface v1.1.0 pkg/cdi/spec-dirs.go (scanSpecDirs): only these are read.
-SPEC_SUFFIXES = (".yaml", ".json")
 DEFAULT_KIND = "nvidia.com/gpu"
 
 
@@ -51,6 +46,12 @@ def parse_qualified_name(name: str) -> tuple[str, str, str] | None:
     if not (valid_vendor(vendor) and valid_class(klass) and valid_device_name(device)):
         return None
     return vendor, klass, device
+
+
+def listed_names(lines: Iterable[str]) -> list[str]:
+    """The fully qualified device names (`vendor/class=device`) in `nvidia-ctk cdi list` output;
+    its log lines ("level=info msg=...") and anything else are left out."""
+    return [line.strip() for line in lines if parse_qualified_name(line.strip()) is not None]
 
 
 def _check_edits(edits: Any, where: str, source: str) -> list[str]:
@@ -230,37 +231,3 @@ def load_spec_text(text: str) -> Any:
     import yaml  # PyYAML: a dependency of ansible-core
 
     return yaml.safe_load(text)
-
-
-def main(argv: list[str] | None = None) -> int:
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths:
-        print("usage: python -m ansible_collections.openshell_auto.cluster.plugins.module_utils.cdi SPEC...", file=sys.stderr)
-        return 2
-    loaded: list[tuple[str, Any]] = []
-    problems: list[str] = []
-    for path in paths:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                loaded.append((path, load_spec_text(fh.read())))
-        except (OSError, ValueError) as exc:
-            problems.append(f"{path}: cannot read the spec: {exc}")
-        except Exception as exc:  # yaml.YAMLError without importing yaml at module level
-            problems.append(f"{path}: not valid YAML/JSON: {exc}")
-    for source, spec in loaded:
-        problems.extend(validate_spec(spec, source))
-    by_dir: dict[str, list[tuple[str, Any]]] = {}
-    for source, spec in loaded:
-        by_dir.setdefault(os.path.dirname(source), []).append((source, spec))
-    for specs in by_dir.values():
-        problems.extend(duplicate_names(specs))
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        return 2
-    print(f"{len(loaded)} CDI spec(s) valid")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

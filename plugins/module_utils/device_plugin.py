@@ -25,16 +25,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-GPU_RESOURCE = "nvidia.com/gpu"
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, has_gpus
+
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
-# The defaults of role nvidia_device_plugin (defaults/main.yml), also used by the doctor and
-# verify when an inventory does not set them; tests check that both agree.
-DEFAULT_NAMESPACE = "nvidia-device-plugin"
-DEFAULT_HELMCHART = "nvidia-device-plugin"
 HELMCHART_NAMESPACE = "kube-system"
-PLUGIN_LABEL = "app.kubernetes.io/name=nvidia-device-plugin"
+# The chart's name, which its templates put on the DaemonSet as app.kubernetes.io/name.
+CHART_NAME = "nvidia-device-plugin"
+PLUGIN_LABEL = f"app.kubernetes.io/name={CHART_NAME}"
+# The shared role's defaults (openshell_device_plugin_namespace, openshell_device_plugin_helmchart,
+# openshell_gpu_node_label) live in this collection's roles/openshell/defaults/main.yml, read when
+# a caller names none.
+SHARED_DEFAULTS = Path(__file__).resolve().parents[2] / "roles" / "openshell" / "defaults" / "main.yml"
 MIG_STRATEGIES = ("none", "single", "mixed")
 MIN_REPLICAS = 2
 
@@ -53,9 +58,19 @@ class PluginNames:
                 "label": PLUGIN_LABEL}
 
 
+@lru_cache(maxsize=1)
+def shared_defaults() -> dict[str, Any]:
+    """Role openshell's defaults/main.yml, as the file says (templates are not rendered)."""
+    import yaml  # PyYAML: a dependency of ansible-core
+
+    return yaml.safe_load(SHARED_DEFAULTS.read_text(encoding="utf-8"))
+
+
 def plugin_names(namespace: Any = None, helmchart: Any = None) -> PluginNames:
-    """The configured namespace / HelmChart name, the role's defaults where unset or empty."""
-    return PluginNames(namespace=str(namespace or DEFAULT_NAMESPACE), helmchart=str(helmchart or DEFAULT_HELMCHART))
+    """The configured namespace / HelmChart name, the shared role's defaults where unset or empty."""
+    defaults = shared_defaults() if not (namespace and helmchart) else {}
+    return PluginNames(namespace=str(namespace or defaults["openshell_device_plugin_namespace"]),
+                       helmchart=str(helmchart or defaults["openshell_device_plugin_helmchart"]))
 
 
 def plugin_names_dict(namespace: Any = None, helmchart: Any = None) -> dict[str, str]:
@@ -120,7 +135,7 @@ class ExpectedGpus:
     def met_by(self, allocatable: Mapping[str, Any]) -> bool:
         if self.count is not None:
             return _as_int(allocatable.get(GPU_RESOURCE, "0")) == self.count
-        return any((k == GPU_RESOURCE or k.startswith(MIG_RESOURCE_PREFIX)) and (_as_int(v) or 0) > 0
+        return any((k == GPU_RESOURCE or k.startswith(MIG_RESOURCE_PREFIX)) and has_gpus(v)
                    for k, v in allocatable.items())
 
 

@@ -1,58 +1,48 @@
 """The doctor: plain-words findings from material gathered by playbooks/doctor.yml.
 
-Everything here is pure: it reads the per-host material the `openshell_doctor` role writes
-(one JSON file per host, see `HostMaterial` below) and returns findings. Tests feed it recorded
-command output (tests/data/doctor/).
-
-Material of one host (keys always present; values may be None/empty when not gathered)::
-
-    {"host": "gpu1", "server": bool, "gpu": bool, "first_server": bool,
-     "device_id_strategy": "index",
-     "device_plugin": {"namespace": str, "helmchart": str, ...},  # as configured (role defaults)
-     "commands": {"<key>": {"cmd": [...], "rc": int, "stdout": str, "stderr": str}},
-     "packages": {"<name>": ["<version>", ...]},          # nvidia*/libnvidia* packages only
-     "cdi_specs": [{"path": str, "content": str}],        # /etc/cdi, /var/run/cdi
-     "dev_nodes": ["/dev/nvidia0", ...],
-     "containerd": {"path": str, "exists": bool, "runtimes": {...}, "nvidia": bool, "lines": [...]},
-     "cluster": None | {"commands": {...}, "nodes": [...], "daemonsets": [...], "pods": [...],
-                        "helmcharts": [...]}}             # first server only
-
-Secrets never enter the material: no token, no kubeconfig, the containerd config is reduced to
-its runtime handlers, node/pod objects are reduced to the fields the checks need.
+Everything here is pure: it reads the per-host material the `openshell_doctor` role writes (one
+JSON file per host; its shape and its accessors: module_utils.material) and returns findings.
+Tests feed it recorded command output (tests/data/doctor/).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi, containerd, device_plugin, material
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.material import (
+    HOST_CDI_KIND,
+    INDEX_NAME,
+    PLUGIN_CDI_KIND,
+    REFRESH_PATH,
+    REFRESH_SERVICE,
+    TOOLKIT_BASE,
+    UUID_NAME,
+    cdi_names,
+    command,
+    driver_version,
+    gpu_count,
+    names_of_kind,
+    node_for,
+    plugin_names,
+    plugin_settings,
+    spec_devices,
+    succeeded,
+    tail,
+)
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, has_gpus
 
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import cdi, containerd, device_plugin
-from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, QuantityError, parse_quantity
-
-TOOLKIT_BASE = "nvidia-container-toolkit-base"
 LEGACY_PACKAGES = ("nvidia-container-toolkit", "libnvidia-container-tools", "libnvidia-container1")
 PLUGIN_LABEL = device_plugin.PLUGIN_LABEL
-CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
-PLUGIN_CDI_KIND = "k8s.device-plugin.nvidia.com/gpu"
-HOST_CDI_KIND = "nvidia.com/gpu"
-GPU_NODE_LABEL = ("nvidia.com/gpu.present", "true")
-REFRESH_PATH = "nvidia-cdi-refresh.path"
-REFRESH_SERVICE = "nvidia-cdi-refresh.service"
-CONTAINERD_CONFIG = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"
+CONTAINERD_CONFIG = material.CONTAINERD_CONFIG
 GENERATE_HINT = (
     "run `nvidia-ctk cdi generate --output /var/run/cdi/nvidia.yaml --device-name-strategy {strategy}` "
     f"or `systemctl restart {REFRESH_SERVICE}`"
 )
-_UUID_NAME = re.compile(r"^(GPU|MIG)-[0-9a-fA-F-]+$")
-_INDEX_NAME = re.compile(r"^[0-9]+(:[0-9]+)?$")
-MAX_OUTPUT = 20000  # characters of one command's output kept in the material
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -68,378 +58,6 @@ class Finding:
         return asdict(self)
 
 
-# ============================================================================ reducers (filters)
-def command_results(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Registered loop results of `command` tasks (loop over dict2items) -> {key: result}."""
-    out: dict[str, dict[str, Any]] = {}
-    for res in results:
-        item = res.get("item") or {}
-        key = str(item.get("key", "")) if isinstance(item, Mapping) else str(item)
-        if not key:
-            continue
-        if res.get("skipped"):
-            out[key] = {"cmd": item.get("value"), "rc": None, "stdout": "", "stderr": "", "skipped": True}
-            continue
-        stderr = str(res.get("stderr") or "")
-        rc = res.get("rc")
-        msg = str(res.get("msg") or "")
-        stdout = str(res.get("stdout") or "")
-        if rc == 2 and "No such file or directory" in msg and "Error executing command" in msg:
-            stderr, stdout = f"command not found ({msg})", ""  # the module could not start the binary
-        elif rc is None or (rc != 0 and not stderr and not res.get("stdout")):
-            stderr = stderr or msg
-        argv = item.get("value") if isinstance(item, Mapping) else None
-        out[key] = {
-            "cmd": list(argv) if isinstance(argv, (list, tuple)) else res.get("cmd"),
-            "rc": rc if rc is not None else 127,
-            "stdout": _cut(stdout),
-            "stderr": _cut(stderr),
-        }
-    return out
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_OUTPUT else text[-MAX_OUTPUT:]
-
-
-def _load_json(text: Any) -> Any:
-    if isinstance(text, (dict, list)):
-        return text
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _items(doc: Any) -> list[Mapping[str, Any]]:
-    if isinstance(doc, Mapping):
-        items = doc.get("items")
-        if isinstance(items, list):
-            return [i for i in items if isinstance(i, Mapping)]
-        return [doc]
-    if isinstance(doc, list):
-        return [i for i in doc if isinstance(i, Mapping)]
-    return []
-
-
-def summarize_nodes(text: Any) -> list[dict[str, Any]] | None:
-    """`kubectl get nodes -o json` -> name, labels, GPU allocatable/capacity, Ready."""
-    doc = _load_json(text)
-    if doc is None:
-        return None
-    out = []
-    for node in _items(doc):
-        meta = node.get("metadata") or {}
-        status = node.get("status") or {}
-        ready = next(
-            (c.get("status") for c in status.get("conditions") or [] if isinstance(c, Mapping) and c.get("type") == "Ready"),
-            None,
-        )
-        hostname = next(
-            (a.get("address") for a in status.get("addresses") or [] if isinstance(a, Mapping) and a.get("type") == "Hostname"),
-            None,
-        )
-        out.append(
-            {
-                "name": meta.get("name"),
-                "hostname": hostname,
-                "labels": dict(meta.get("labels") or {}),
-                "allocatable_gpu": (status.get("allocatable") or {}).get(GPU_RESOURCE),
-                "capacity_gpu": (status.get("capacity") or {}).get(GPU_RESOURCE),
-                "ready": ready,
-                "has_status": bool(status),
-            }
-        )
-    return out
-
-
-def summarize_daemonsets(text: Any) -> list[dict[str, Any]] | None:
-    """DaemonSet JSON -> name, counts, container env (names and literal values only)."""
-    doc = _load_json(text)
-    if doc is None:
-        return None
-    out = []
-    for ds in _items(doc):
-        meta = ds.get("metadata") or {}
-        spec = ds.get("spec") or {}
-        pod_spec = ((spec.get("template") or {}).get("spec")) or {}
-        env: dict[str, str] = {}
-        images = []
-        for c in list(pod_spec.get("containers") or []) + list(pod_spec.get("initContainers") or []):
-            if not isinstance(c, Mapping):
-                continue
-            images.append(c.get("image"))
-            for e in c.get("env") or []:
-                if isinstance(e, Mapping) and "value" in e:
-                    env[str(e.get("name"))] = str(e.get("value"))
-        status = ds.get("status") or {}
-        out.append(
-            {
-                "name": meta.get("name"),
-                "namespace": meta.get("namespace"),
-                "desired": status.get("desiredNumberScheduled", 0),
-                "ready": status.get("numberReady", 0),
-                "available": status.get("numberAvailable", 0),
-                "runtime_class": pod_spec.get("runtimeClassName"),
-                "env": env,
-                "images": images,
-            }
-        )
-    return out
-
-
-def summarize_pods(text: Any) -> list[dict[str, Any]] | None:
-    """All pods -> only those asking for GPUs or carrying a runtimeClassName (no env, no args)."""
-    doc = _load_json(text)
-    if doc is None:
-        return None
-    out = []
-    for pod in _items(doc):
-        meta = pod.get("metadata") or {}
-        spec = pod.get("spec") or {}
-        gpus = 0
-        for c in spec.get("containers") or []:
-            if not isinstance(c, Mapping):
-                continue
-            limits = ((c.get("resources") or {}).get("limits")) or {}
-            if GPU_RESOURCE in limits:
-                try:
-                    gpus += int(parse_quantity(limits[GPU_RESOURCE]))
-                except QuantityError:
-                    gpus += 0
-        rc = spec.get("runtimeClassName")
-        if gpus or rc:
-            out.append(
-                {
-                    "namespace": meta.get("namespace"),
-                    "name": meta.get("name"),
-                    "runtime_class": rc,
-                    "gpus": gpus,
-                    "node": spec.get("nodeName"),
-                    "phase": (pod.get("status") or {}).get("phase"),
-                    "labels": dict(meta.get("labels") or {}),
-                }
-            )
-    return out
-
-
-def summarize_helmcharts(text: Any) -> list[dict[str, Any]] | None:
-    """HelmChart JSON -> name, chart, version and the plugin values that matter."""
-    doc = _load_json(text)
-    if doc is None:
-        return None
-    out = []
-    for hc in _items(doc):
-        spec = hc.get("spec") or {}
-        try:
-            values = yaml.safe_load(spec.get("valuesContent") or "") or {}
-        except yaml.YAMLError:
-            values = {}
-        if not isinstance(values, Mapping):
-            values = {}
-        out.append(
-            {
-                "name": (hc.get("metadata") or {}).get("name"),
-                "chart": spec.get("chart"),
-                "version": spec.get("version"),
-                "values": {k: values.get(k) for k in ("deviceListStrategy", "deviceIDStrategy", "runtimeClassName") if k in values},
-            }
-        )
-    return out
-
-
-def containerd_summary(text: Any, path: str = CONTAINERD_CONFIG) -> dict[str, Any]:
-    """k3s's generated containerd config -> runtime handlers (registry auth etc. dropped)."""
-    if not isinstance(text, str) or not text:
-        return {"path": path, "exists": False, "parsed": False, "runtimes": {}, "nvidia": False, "lines": []}
-    runtimes: dict[str, dict[str, Any]] = {}
-    parsed = True
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        parsed = False
-        data = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
-            for k, v in node.items():
-                if k == "runtimes" and isinstance(v, Mapping):
-                    for name, conf in v.items():
-                        conf = conf if isinstance(conf, Mapping) else {}
-                        opts = conf.get("options") if isinstance(conf.get("options"), Mapping) else {}
-                        runtimes[str(name)] = {
-                            "runtime_type": conf.get("runtime_type"),
-                            "binary": opts.get("BinaryName"),
-                        }
-                else:
-                    walk(v)
-
-    walk(data)
-    # Only section headers and runtime keys: a value line could be a registry password.
-    lines = [
-        line.strip()
-        for line in text.splitlines()
-        if "nvidia" in line.lower() and re.match(r"\s*(\[|BinaryName\s*=|runtime_type\s*=)", line)
-    ][:20]
-    nvidia = "nvidia" in runtimes if parsed else any(re.search(r'runtimes\.["\']?nvidia["\']?\]', line) for line in lines)
-    version = data.get("version") if parsed else None
-    return {"path": path, "exists": True, "parsed": parsed, "runtimes": runtimes, "nvidia": nvidia, "lines": lines,
-            "version": version, "cdi": containerd.cdi_enabled(data) if parsed else None}
-
-
-
-def cdi_spec_files(found: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Registered slurp loop results -> [{path, content}]."""
-    import base64
-
-    out = []
-    for res in found:
-        path = res.get("source") or (res.get("item") or {}).get("path")
-        if res.get("failed") or res.get("skipped") or "content" not in res:
-            out.append({"path": path, "content": None, "error": str(res.get("msg") or "not readable")})
-            continue
-        try:
-            content = base64.b64decode(res["content"]).decode("utf-8", errors="replace")
-        except (ValueError, TypeError):
-            content = None
-        out.append({"path": path, "content": content})
-    return out
-
-
-CLUSTER_JSON_KEYS = {
-    "nodes": summarize_nodes,
-    "daemonsets": summarize_daemonsets,
-    "pods": summarize_pods,
-    "helmcharts": summarize_helmcharts,
-}
-
-
-def cluster_material(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Registered kubectl loop results -> cluster material. The JSON outputs are reduced by
-    their summarizer and their raw text is dropped (pod specs can carry secrets in env)."""
-    cmds = command_results(results)
-    out: dict[str, Any] = {"commands": {}}
-    for key, res in cmds.items():
-        if key in CLUSTER_JSON_KEYS:
-            out[key] = CLUSTER_JSON_KEYS[key](res["stdout"]) if res.get("rc") == 0 else None
-            res = {**res, "stdout": f"<{len(res.get('stdout') or '')} characters of JSON, reduced to '{key}'>"}
-        out["commands"][key] = res
-    for key in CLUSTER_JSON_KEYS:
-        out.setdefault(key, None)
-    return out
-
-
-def package_versions(packages: Any) -> dict[str, list[str]]:
-    """ansible_facts.packages -> {name: [version(-release)]} for nvidia*/libnvidia* packages."""
-    out: dict[str, list[str]] = {}
-    if not isinstance(packages, Mapping):
-        return out
-    for name, entries in packages.items():
-        if not re.match(r"^(lib)?nvidia", str(name)):
-            continue
-        versions = []
-        for e in entries if isinstance(entries, list) else []:
-            if isinstance(e, Mapping):
-                v = str(e.get("version", ""))
-                if e.get("release"):
-                    v += f"-{e['release']}"
-                versions.append(v)
-        out[str(name)] = versions
-    return out
-
-
-# ============================================================================ parsing helpers
-def _cmd(material: Mapping[str, Any], key: str, section: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-    cmds = (section if section is not None else material).get("commands") or {}
-    res = cmds.get(key)
-    if not isinstance(res, Mapping) or res.get("skipped"):
-        return None
-    return dict(res)
-
-
-def _ok(res: Mapping[str, Any] | None) -> bool:
-    return res is not None and res.get("rc") == 0
-
-
-def _tail(text: str, n: int = 3) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return " | ".join(lines[-n:])
-
-
-def gpu_count(material: Mapping[str, Any]) -> int | None:
-    """GPUs detected on the host: `nvidia-smi -L` lines, else /dev/nvidiaN device nodes."""
-    smi = _cmd(material, "nvidia_smi_list")
-    if _ok(smi):
-        n = sum(1 for line in smi["stdout"].splitlines() if line.startswith("GPU "))  # type: ignore[index]
-        if n:
-            return n
-    devs = [d for d in material.get("dev_nodes") or [] if re.fullmatch(r"/dev/nvidia[0-9]+", str(d))]
-    return len(devs) if devs else (0 if material.get("dev_nodes") is not None else None)
-
-
-def driver_version(material: Mapping[str, Any]) -> str | None:
-    smi = _cmd(material, "nvidia_smi_query")
-    if _ok(smi):
-        for line in smi["stdout"].splitlines():  # type: ignore[index]
-            parts = [p.strip() for p in line.split(",")]
-            if len(parts) >= 4 and parts[3]:
-                return parts[3]
-    ver = _cmd(material, "driver_version_file")
-    if _ok(ver):
-        m = re.search(r"Kernel Module.*?\s(\d+\.\d+(?:\.\d+)?)\s", ver["stdout"] + " ")  # type: ignore[operator]
-        if m:
-            return m.group(1)
-    return None
-
-
-def toolkit_version(material: Mapping[str, Any]) -> str | None:
-    res = _cmd(material, "nvidia_ctk_version")
-    if _ok(res):
-        m = re.search(r"version\s+([0-9][^\s]*)", res["stdout"])  # type: ignore[arg-type]
-        if m:
-            return m.group(1)
-    versions = (material.get("packages") or {}).get(TOOLKIT_BASE)
-    return versions[0] if versions else None
-
-
-def cdi_names(material: Mapping[str, Any]) -> list[str] | None:
-    """Fully qualified CDI device names from `nvidia-ctk cdi list`, or None if it failed."""
-    res = _cmd(material, "cdi_list")
-    if not _ok(res):
-        return None
-    names = []
-    for line in res["stdout"].splitlines():  # type: ignore[index]
-        line = line.strip()
-        if re.fullmatch(r"[A-Za-z][\w.-]*/[A-Za-z][\w.-]*=[\w.:-]+", line):
-            names.append(line)
-    return names
-
-
-def names_of_kind(names: Iterable[str], kind: str) -> list[str]:
-    return [n.split("=", 1)[1] for n in names if n.split("=", 1)[0] == kind]
-
-
-def spec_devices(spec_text: str | None) -> tuple[str | None, list[str], str]:
-    """(kind, device names, problem) of one CDI spec file's content."""
-    if spec_text is None:
-        return None, [], "not readable"
-    try:
-        doc = yaml.safe_load(spec_text)  # JSON is YAML
-    except yaml.YAMLError as exc:
-        return None, [], f"not valid YAML/JSON: {str(exc).splitlines()[0]}"
-    if not isinstance(doc, Mapping):
-        return None, [], "not a CDI spec (no mapping)"
-    kind = doc.get("kind")
-    devices = doc.get("devices")
-    if not isinstance(kind, str) or not isinstance(devices, list):
-        return kind if isinstance(kind, str) else None, [], "not a CDI spec (needs kind and devices)"
-    names = [str(d.get("name")) for d in devices if isinstance(d, Mapping) and d.get("name") is not None]
-    return kind, names, ""
-
-
-# ============================================================================ findings
 def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list[Finding]:
     host = str(m.get("host"))
     out: list[Finding] = []
@@ -462,15 +80,15 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
             f"legacy package(s) {', '.join(f'{p} {packages[p][0]}' for p in legacy)} installed; CDI mode needs only "
             f"{TOOLKIT_BASE} (remove them, e.g. `apt-get remove {' '.join(legacy)}`)",
         )
-    ctk = _cmd(m, "nvidia_ctk_version")
-    if ctk is not None and not _ok(ctk):
-        add("error", "toolkit", f"`nvidia-ctk --version` failed (rc {ctk.get('rc')}: {_tail(ctk.get('stderr', ''), 1)}); reinstall {TOOLKIT_BASE}")
+    ctk = command(m, "nvidia_ctk_version")
+    if ctk is not None and not succeeded(ctk):
+        add("error", "toolkit", f"`nvidia-ctk --version` failed (rc {ctk.get('rc')}: {tail(ctk.get('stderr', ''), 1)}); reinstall {TOOLKIT_BASE}")
     # --- driver / GPUs
     count = gpu_count(m)
     drv = driver_version(m)
     if drv is None:
-        smi = _cmd(m, "nvidia_smi_query")
-        why = _tail(smi.get("stderr", ""), 1) if smi else "not run"
+        smi = command(m, "nvidia_smi_query")
+        why = tail(smi.get("stderr", ""), 1) if smi else "not run"
         add("error", "driver", f"no NVIDIA driver found (nvidia-smi: {why or 'failed'}); install the driver and reboot or load nvidia.ko")
     if count == 0:
         add("error", "driver", "no GPU device nodes (/dev/nvidia0...) and nvidia-smi lists no GPU")
@@ -482,15 +100,14 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
     # --- CDI
     names = cdi_names(m)
     if names is None:
-        res = _cmd(m, "cdi_list")
-        add("error", "cdi-list", f"`nvidia-ctk cdi list` failed ({_tail(res.get('stderr', '') if res else 'not run', 1)})")
+        res = command(m, "cdi_list")
+        add("error", "cdi-list", f"`nvidia-ctk cdi list` failed ({tail(res.get('stderr', '') if res else 'not run', 1)})")
         names = []
     host_ids = names_of_kind(names, HOST_CDI_KIND)
     if count:
         # The same rule as the nvidia_cdi role (plugins/module_utils/cdi.py): what `nvidia-ctk cdi generate`
         # writes on this platform (WSL2, seen from /dev/dxg: a single `all` device).
-        platform = "wsl" if "/dev/dxg" in devs else "nvml"
-        missing = cdi.missing_names(names, count, strategy, HOST_CDI_KIND, platform)
+        missing = material.missing_cdi_names(m, names) or []
         if missing:
             add(
                 "error",
@@ -510,8 +127,8 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
     # --- strategy: the plugin's deviceIDStrategy vs the host's device names
     want = plugin_id_strategy or strategy
     if host_ids:
-        has_index = any(_INDEX_NAME.match(n) for n in host_ids)
-        has_uuid = any(_UUID_NAME.match(n) for n in host_ids)
+        has_index = any(INDEX_NAME.match(n) for n in host_ids)
+        has_uuid = any(UUID_NAME.match(n) for n in host_ids)
         if want == "index" and not has_index:
             add(
                 "error",
@@ -543,12 +160,12 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
         for msg in cdi.duplicate_names(by_dir[directory]):
             add("error", "cdi-duplicate", msg)
     if count and not specs:
-        add("error", "cdi-spec-file", f"no CDI spec files in {' or '.join(CDI_DIRS)}; {GENERATE_HINT.format(strategy=strategy)}")
+        add("error", "cdi-spec-file", f"no CDI spec files in {' or '.join(material.cdi_dirs(m))}; {GENERATE_HINT.format(strategy=strategy)}")
     # --- refresh units
-    enabled = _cmd(m, "refresh_path_enabled")
-    active = _cmd(m, "refresh_path_active")
+    enabled = command(m, "refresh_path_enabled")
+    active = command(m, "refresh_path_active")
     if enabled is not None and (enabled.get("stdout") or "").strip() != "enabled":
-        state = (enabled.get("stdout") or "").strip() or f"not installed ({_tail(enabled.get('stderr', ''), 1)})"
+        state = (enabled.get("stdout") or "").strip() or f"not installed ({tail(enabled.get('stderr', ''), 1)})"
         add(
             "warning",
             "refresh-units",
@@ -557,12 +174,12 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
         )
     elif active is not None and (active.get("stdout") or "").strip() != "active":
         add("warning", "refresh-units", f"{REFRESH_PATH} is {(active.get('stdout') or '').strip() or 'not active'}; run `systemctl start {REFRESH_PATH}`")
-    show = _cmd(m, "refresh_service_show")
-    if show is not None and _ok(show):
+    show = command(m, "refresh_service_show")
+    if show is not None and succeeded(show):
         props = dict(line.split("=", 1) for line in show["stdout"].splitlines() if "=" in line)  # type: ignore[index]
         if props.get("Result") not in (None, "", "success") or props.get("ActiveState") == "failed":
-            log = _cmd(m, "refresh_service_log")
-            last = _tail(log.get("stdout", ""), 3) if log else ""
+            log = command(m, "refresh_service_log")
+            last = tail(log.get("stdout", ""), 3) if log else ""
             add(
                 "error",
                 "refresh-units",
@@ -595,68 +212,18 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
     return out
 
 
-def _node_for(host: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    names = {str(host.get("host"))}
-    hn = _cmd(host, "hostname")
-    if _ok(hn):
-        names.add(hn["stdout"].strip())  # type: ignore[index]
-        names.add(hn["stdout"].strip().split(".")[0])  # type: ignore[index]
-    for node in nodes:
-        if node.get("name") in names or node.get("hostname") in names:
-            return node
-    return None
-
-
-def plugin_names(materials: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]]) -> device_plugin.PluginNames:
-    """The device plugin's namespace and HelmChart as the inventory configures them (the material's
-    `device_plugin`, written by role openshell_doctor); the role defaults when no material says."""
-    hosts = list(materials.values()) if isinstance(materials, Mapping) else list(materials)
-    hosts.sort(key=lambda m: not m.get("first_server"))
-    for m in hosts:
-        conf = m.get("device_plugin")
-        if isinstance(conf, Mapping):
-            return device_plugin.plugin_names(conf.get("namespace"), conf.get("helmchart"))
-    return device_plugin.plugin_names()
-
-
-def plugin_settings(cluster: Mapping[str, Any] | None,
-                    names: device_plugin.PluginNames | None = None) -> dict[str, str | None]:
-    """The device plugin's DEVICE_LIST_STRATEGY / DEVICE_ID_STRATEGY: DaemonSet env first,
-    else the values of the HelmChart named `names.helmchart` (or of chart nvidia-device-plugin)."""
-    names = names or device_plugin.plugin_names()
-    out: dict[str, str | None] = {"list": None, "id": None, "source": None}
-    if not cluster:
-        return out
-    for ds in cluster.get("daemonsets") or []:
-        env = ds.get("env") or {}
-        if "DEVICE_LIST_STRATEGY" in env or "DEVICE_ID_STRATEGY" in env:
-            out.update(list=env.get("DEVICE_LIST_STRATEGY"), id=env.get("DEVICE_ID_STRATEGY", "uuid"), source="daemonset env")
-            return out
-    charts = sorted(cluster.get("helmcharts") or [], key=lambda hc: hc.get("name") != names.helmchart)
-    for hc in charts:
-        if hc.get("name") == names.helmchart or hc.get("chart") == device_plugin.DEFAULT_HELMCHART:
-            values = hc.get("values") or {}
-            lst = values.get("deviceListStrategy")
-            out.update(
-                list=",".join(lst) if isinstance(lst, list) else lst,
-                id=values.get("deviceIDStrategy", "uuid"),
-                source="HelmChart values",
-            )
-            return out
-    return out
-
-
 def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, Any]]) -> list[Finding]:
     out: list[Finding] = []
     names = plugin_names(hosts)
+    label = material.gpu_node_label(hosts)
 
     def add(sev: str, check: str, msg: str) -> None:
         out.append(Finding(sev, "cluster", check, msg))
 
     nodes = cluster.get("nodes")
     if nodes is None:
-        res = _cmd(cluster, "nodes", cluster)
-        add("error", "api", f"cannot read nodes from the API (`k3s kubectl get nodes`: {_tail(res.get('stderr', '') if res else 'not run', 1)}); is k3s running on the first server?")
+        res = command(cluster, "nodes", cluster)
+        add("error", "api", f"cannot read nodes from the API (`k3s kubectl get nodes`: {tail(res.get('stderr', '') if res else 'not run', 1)}); is k3s running on the first server?")
         return out
     dss = cluster.get("daemonsets") or []
     settings = plugin_settings(cluster, names)
@@ -667,14 +234,14 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
             f"no device-plugin DaemonSet in namespace {names.namespace} (label {PLUGIN_LABEL}); check the HelmChart "
             f"{names.helmchart} and the logs of job {names.helm_job} in kube-system",
         )
-        job = _cmd(cluster, "helm_job_logs", cluster)
-        if _ok(job) and job.get("stdout"):  # type: ignore[union-attr]
-            add("info", "helm-job", f"{names.helm_job} log tail: {_tail(job['stdout'], 3)}")  # type: ignore[index]
+        job = command(cluster, "helm_job_logs", cluster)
+        if succeeded(job) and job.get("stdout"):  # type: ignore[union-attr]
+            add("info", "helm-job", f"{names.helm_job} log tail: {tail(job['stdout'], 3)}")  # type: ignore[index]
         elif job is not None:
             add(
                 "error",
                 "helm-job",
-                f"no logs of job {names.helm_job} in kube-system ({_tail(job.get('stderr', ''), 1) or 'no output'}): k3s has not "
+                f"no logs of job {names.helm_job} in kube-system ({tail(job.get('stderr', ''), 1) or 'no output'}): k3s has not "
                 "run the chart; check that the HelmChart manifest is in /var/lib/rancher/k3s/server/manifests",
             )
     for ds in dss:
@@ -684,15 +251,15 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
                 "error",
                 "device-plugin",
                 f"DaemonSet {ds.get('namespace')}/{ds.get('name')} schedules no pod: no node carries the label "
-                f"{'='.join(GPU_NODE_LABEL)} (set openshell_gpu on GPU hosts, or label the node)",
+                f"{'='.join(label)} (set openshell_gpu on GPU hosts, or label the node)",
             )
         elif ready < desired:
-            logs = _cmd(cluster, "plugin_logs", cluster)
+            logs = command(cluster, "plugin_logs", cluster)
             add(
                 "error",
                 "device-plugin",
                 f"DaemonSet {ds.get('namespace')}/{ds.get('name')}: {ready}/{desired} pods ready; "
-                f"plugin log tail: {_tail(logs.get('stdout', '') if logs else '', 2) or 'none'} "
+                f"plugin log tail: {tail(logs.get('stdout', '') if logs else '', 2) or 'none'} "
                 "(a pod stuck in ContainerCreating with 'no runtime for \"nvidia\"' means k3s lacks the nvidia handler)",
             )
     if settings["list"] is not None and settings["list"] != "cdi-cri":
@@ -702,30 +269,23 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
             f"device plugin DEVICE_LIST_STRATEGY is {settings['list']!r} ({settings['source']}), not 'cdi-cri': GPU pods would "
             "need the nvidia runtime class; set deviceListStrategy: cdi-cri",
         )
-    logs = _cmd(cluster, "plugin_logs", cluster)
+    logs = command(cluster, "plugin_logs", cluster)
     if logs and "unresolvable CDI devices" in (logs.get("stdout") or ""):
         add("error", "id-strategy", "device-plugin log shows 'unresolvable CDI devices': the CDI names on the hosts do not match deviceIDStrategy")
     # nodes
-    ready_nodes = []
-    for node in nodes:
-        try:
-            alloc = parse_quantity(node.get("allocatable_gpu")) if node.get("allocatable_gpu") is not None else None
-        except QuantityError:
-            alloc = None
-        if alloc and alloc > 0:
-            ready_nodes.append(node.get("name"))
+    ready_nodes = [node.get("name") for node in nodes if has_gpus(node.get("allocatable_gpu"))]
     for host in hosts:
         if not host.get("gpu"):
             continue
-        node = _node_for(host, nodes)
+        node = node_for(host, nodes)
         if node is None:
             add("error", "node", f"GPU host {host.get('host')} has no Node object: it has not joined the cluster")
             continue
-        if node.get("labels", {}).get(GPU_NODE_LABEL[0]) != GPU_NODE_LABEL[1]:
+        if node.get("labels", {}).get(label[0]) != label[1]:
             add(
                 "warning",
                 "node-label",
-                f"node {node.get('name')} (GPU host {host.get('host')}) lacks label {'='.join(GPU_NODE_LABEL)}: the "
+                f"node {node.get('name')} (GPU host {host.get('host')}) lacks label {'='.join(label)}: the "
                 "device-plugin chart's affinity skips it",
             )
         if node.get("name") not in ready_nodes:

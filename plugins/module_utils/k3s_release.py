@@ -1,5 +1,6 @@
-"""Which k3s releases the project accepts: one rule for the CLI's inventory check and for the k3s
-role (filter k3s_version_problem, used by the role's own checks and by playbooks/preflight.yml).
+"""Which k3s releases the project accepts, and what a release embeds: one reading of k3s_version
+for the CLI's inventory check and for the k3s role (filters k3s_version_problem, used by the role's
+own checks and by playbooks/preflight.yml, and k3s_embeds_containerd_1_7).
 
 The GPU reaches a pod only as a CDI device name: the device plugin (deviceListStrategy cdi-cri)
 hands the kubelet CDI names, and the kubelet passes them to the runtime only where its feature gate
@@ -25,6 +26,17 @@ def parse(value: str) -> tuple[int, int, int, int] | None:
         return None
     major, minor, patch, build = (int(part) for part in match.groups())
     return major, minor, patch, build
+
+
+def embeds_containerd_1_7(value: object) -> bool:
+    """Whether a k3s release embeds containerd 1.7 (CDI off unless enable_cdi = true): releases
+    before v1.31.6+k3s1, and v1.32.0 to v1.32.1; containerd 2.x from v1.31.6+k3s1 / v1.32.2+k3s1 on.
+    False for a value that is no release name (k3s_version_problem refuses it)."""
+    release = parse(str(value))
+    if release is None:
+        return False
+    kubernetes = release[:3]
+    return kubernetes < (1, 31, 6) or (1, 32, 0) <= kubernetes < (1, 32, 2)
 
 
 def k3s_version_problem(value: object) -> str:

@@ -1,6 +1,7 @@
 """Is the cluster GPU-capable? Decided from node objects, as OpenShell decides it.
 
-True iff some node reports `status.allocatable["nvidia.com/gpu"]` > 0. The `nvidia`
+True iff some node reports `status.allocatable["nvidia.com/gpu"]` > 0: `has_gpus` is that rule for
+one node, used by the readiness decision, the doctor, verify and the device-plugin wait. The `nvidia`
 RuntimeClass proves nothing (k3s creates it on every cluster) and is ignored on purpose.
 Input: the JSON of `kubectl get nodes -o json` (a List/NodeList), a single Node, or a list.
 """
@@ -74,6 +75,18 @@ def parse_quantity(value: Any) -> Decimal:
     return num
 
 
+def has_gpus(allocatable: Any) -> bool:
+    """This node has GPUs: its allocatable nvidia.com/gpu (a quantity, parsed or not) is above 0.
+    A missing or unreadable quantity is no GPU."""
+    if allocatable is None:
+        return False
+    try:
+        value = allocatable if isinstance(allocatable, Decimal) else parse_quantity(allocatable)
+    except QuantityError:
+        return False
+    return value > 0
+
+
 @dataclass
 class NodeGpus:
     name: str
@@ -83,12 +96,12 @@ class NodeGpus:
 
     @property
     def ready(self) -> bool:
-        return self.allocatable is not None and self.allocatable > 0
+        return has_gpus(self.allocatable)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["allocatable"] = _num(self.allocatable)
-        d["capacity"] = _num(self.capacity)
+        d["allocatable"] = as_number(self.allocatable)
+        d["capacity"] = as_number(self.capacity)
         d["ready"] = self.ready
         return d
 
@@ -111,7 +124,7 @@ class Readiness:
         if self.ready:
             return (
                 f"GPU-enabled: {len(self.gpu_nodes)} of {len(self.nodes)} node(s) report allocatable "
-                f"{GPU_RESOURCE} ({', '.join(f'{n.name}={_num(n.allocatable)}' for n in self.nodes if n.ready)})"
+                f"{GPU_RESOURCE} ({', '.join(f'{n.name}={as_number(n.allocatable)}' for n in self.nodes if n.ready)})"
             )
         return f"{NOT_READY_MESSAGE} ({len(self.nodes)} node(s) checked). {NEXT_STEP}"
 
@@ -119,14 +132,14 @@ class Readiness:
         return {
             "ready": self.ready,
             "gpu_nodes": self.gpu_nodes,
-            "total_gpus": _num(self.total_gpus),
+            "total_gpus": as_number(self.total_gpus),
             "nodes": [n.to_dict() for n in self.nodes],
             "ignored": self.ignored,
             "message": self.message(),
         }
 
 
-def _num(value: Decimal | None) -> int | float | None:
+def as_number(value: Decimal | None) -> int | float | None:
     if value is None:
         return None
     return int(value) if value == value.to_integral_value() else float(value)

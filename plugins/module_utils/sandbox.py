@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-GPU_RESOURCE = "nvidia.com/gpu"
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE
 LABEL_SANDBOX_ID = "openshell.ai/sandbox-id"
 LABEL_MANAGED_BY = "openshell.ai/managed-by"
 MANAGED_BY = "openshell"

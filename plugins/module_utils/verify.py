@@ -1,5 +1,5 @@
 """Verify: pass/fail checks per host and per cluster from the material playbooks/verify.yml
-gathered (the doctor's material, see module_utils.doctor, plus the smoke pod's result).
+gathered (the doctor's material, read through module_utils.material, plus the smoke pod's result).
 
 Smoke result (written by role openshell_verify on the first server, key "smoke" of its material)::
 
@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import doctor, tables
-from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, QuantityError, parse_quantity
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin, material, tables
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.readiness import GPU_RESOURCE, has_gpus
 
 
 @dataclass(frozen=True)
@@ -32,44 +32,37 @@ class Check:
 def _host_checks(m: Mapping[str, Any]) -> list[Check]:
     host = str(m.get("host"))
     out: list[Check] = []
-    strategy = str(m.get("device_id_strategy") or "index")
-    drv = doctor.driver_version(m)
-    count = doctor.gpu_count(m)
+    drv = material.driver_version(m)
+    count = material.gpu_count(m)
     out.append(Check(host, "driver", drv is not None and bool(count),
                      f"driver {drv}, {count} GPU(s)" if drv else "no NVIDIA driver (nvidia-smi failed, no version file)"))
-    tk = doctor.toolkit_version(m)
+    tk = material.toolkit_version(m)
     pkgs = m.get("packages") or {}
-    out.append(Check(host, "toolkit", tk is not None and doctor.TOOLKIT_BASE in pkgs,
-                     f"nvidia-ctk {tk}" if tk else f"{doctor.TOOLKIT_BASE} / nvidia-ctk not found"))
-    names = doctor.cdi_names(m)
-    if names is None:
+    out.append(Check(host, "toolkit", tk is not None and material.TOOLKIT_BASE in pkgs,
+                     f"nvidia-ctk {tk}" if tk else f"{material.TOOLKIT_BASE} / nvidia-ctk not found"))
+    names = material.cdi_names(m)
+    missing = material.missing_cdi_names(m)
+    if names is None or missing is None:
         out.append(Check(host, "cdi-names", False, "`nvidia-ctk cdi list` failed"))
     else:
-        ids = doctor.names_of_kind(names, doctor.HOST_CDI_KIND)
-        if strategy == "index":
-            need = [str(i) for i in range(count or 0)]
-            missing = [i for i in need if i not in ids]
-            ok = bool(need) and not missing
-        else:
-            missing = []
-            ok = any(doctor._UUID_NAME.match(i) for i in ids)
-        detail = ", ".join(f"{doctor.HOST_CDI_KIND}={i}" for i in ids) or "no nvidia.com/gpu devices"
+        ids = material.names_of_kind(names, material.HOST_CDI_KIND)
+        detail = ", ".join(f"{material.HOST_CDI_KIND}={i}" for i in ids) or "no nvidia.com/gpu devices"
         if missing:
             detail += f"; missing {', '.join(missing)}"
-        out.append(Check(host, "cdi-names", ok, detail))
-    en = doctor._cmd(m, "refresh_path_enabled")
-    ac = doctor._cmd(m, "refresh_path_active")
-    show = doctor._cmd(m, "refresh_service_show")
+        out.append(Check(host, "cdi-names", bool(count) and not missing, detail))
+    en = material.command(m, "refresh_path_enabled")
+    ac = material.command(m, "refresh_path_active")
+    show = material.command(m, "refresh_service_show")
     props = dict(line.split("=", 1) for line in (show or {}).get("stdout", "").splitlines() if "=" in line)
     en_s = (en or {}).get("stdout", "").strip() or "unknown"
     ac_s = (ac or {}).get("stdout", "").strip() or "unknown"
     result = props.get("Result", "unknown")
     out.append(Check(host, "refresh-units", en_s == "enabled" and ac_s == "active" and result in ("success", ""),
-                     f"{doctor.REFRESH_PATH} {en_s}/{ac_s}, {doctor.REFRESH_SERVICE} Result={result}"))
+                     f"{material.REFRESH_PATH} {en_s}/{ac_s}, {material.REFRESH_SERVICE} Result={result}"))
     cd = m.get("containerd") or {}
     out.append(Check(host, "containerd-nvidia", bool(cd.get("nvidia")),
                      ("nvidia runtime handler in " if cd.get("nvidia") else "no nvidia runtime handler in ")
-                     + str(cd.get("path") or doctor.CONTAINERD_CONFIG) + ("" if cd.get("exists", True) else " (file missing)")))
+                     + str(cd.get("path") or material.CONTAINERD_CONFIG) + ("" if cd.get("exists", True) else " (file missing)")))
     return out
 
 
@@ -80,11 +73,11 @@ def _cluster_checks(cluster: Mapping[str, Any] | None, hosts: Sequence[Mapping[s
     nodes = cluster.get("nodes")
     if nodes is None:
         return [Check("cluster", "api", False, "cannot read nodes (`k3s kubectl get nodes -o json` failed)")]
-    names = doctor.plugin_names(hosts)
-    settings = doctor.plugin_settings(cluster, names)
+    names = material.plugin_names(hosts)
+    settings = material.plugin_settings(cluster, names)
     dss = cluster.get("daemonsets") or []
     if not dss:
-        out.append(Check("cluster", "device-plugin", False, f"no DaemonSet labelled {doctor.PLUGIN_LABEL} in {names.namespace}"))
+        out.append(Check("cluster", "device-plugin", False, f"no DaemonSet labelled {device_plugin.PLUGIN_LABEL} in {names.namespace}"))
     for ds in dss:
         desired, ready = int(ds.get("desired") or 0), int(ds.get("ready") or 0)
         strat_ok = settings["list"] == "cdi-cri"
@@ -94,19 +87,15 @@ def _cluster_checks(cluster: Mapping[str, Any] | None, hosts: Sequence[Mapping[s
     gpu_node_names = set()
     for host in hosts:
         if host.get("gpu"):
-            node = doctor._node_for(host, nodes)
+            node = material.node_for(host, nodes)
             if node is not None:
                 gpu_node_names.add(node.get("name"))
             else:
                 out.append(Check(f"node/{host.get('host')}", "allocatable-gpus", False, "GPU host has no Node object"))
     for node in nodes:
         raw = node.get("allocatable_gpu")
-        try:
-            alloc = parse_quantity(raw) if raw is not None else None
-        except QuantityError:
-            alloc = None
         is_gpu = node.get("name") in gpu_node_names
-        ok = (alloc is not None and alloc > 0) if is_gpu else True
+        ok = has_gpus(raw) if is_gpu else True
         detail = f"allocatable {GPU_RESOURCE}={raw if raw is not None else 'none'}" + (" (GPU host)" if is_gpu else "")
         out.append(Check(f"node/{node.get('name')}", "allocatable-gpus", ok, detail))
     smoke = cluster.get("smoke")
@@ -122,7 +111,7 @@ def _smoke_check(smoke: Mapping[str, Any] | None) -> Check:
     apply = smoke.get("apply") or {}
     if apply.get("rc") not in (0, None):
         return Check("cluster", "smoke-pod", False,
-                     f"smoke pod not created: `kubectl apply` failed: {doctor._tail(apply.get('stderr', ''), 1) or 'no output'}")
+                     f"smoke pod not created: `kubectl apply` failed: {material.tail(apply.get('stderr', ''), 1) or 'no output'}")
     phase = smoke.get("phase")
     logs = (smoke.get("logs") or {}).get("stdout", "")
     gpu_lines = [line for line in logs.splitlines() if line.startswith("GPU ")]
@@ -130,8 +119,8 @@ def _smoke_check(smoke: Mapping[str, Any] | None) -> Check:
     if ok:
         detail = f"nvidia-smi -L: {gpu_lines[0].strip()}"
     else:
-        why = doctor._tail((smoke.get("wait") or {}).get("stderr", "") or (smoke.get("logs") or {}).get("stderr", ""), 1)
-        detail = f"phase {phase or 'unknown'}; " + (why or f"no GPU line in the log ({doctor._tail(logs, 1) or 'empty'})")
+        why = material.tail((smoke.get("wait") or {}).get("stderr", "") or (smoke.get("logs") or {}).get("stderr", ""), 1)
+        detail = f"phase {phase or 'unknown'}; " + (why or f"no GPU line in the log ({material.tail(logs, 1) or 'empty'})")
     deleted = (smoke.get("delete") or {}).get("rc") == 0
     detail += "; deleted" if deleted else "; NOT deleted, remove it by hand"
     return Check("cluster", "smoke-pod", ok and deleted, detail)

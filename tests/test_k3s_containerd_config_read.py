@@ -1,4 +1,4 @@
-"""roles/k3s/tasks/containerd_rendered.yml: the role reads k3s's containerd config only once k3s
+"""roles/k3s/tasks/containerd_config_read.yml: the role reads k3s's containerd config only once k3s
 has written it for its current start (agents write it seconds after systemd reports them started).
 Runs the task file with ansible-playbook on localhost against a temp data dir; the test plays k3s,
 writing config.toml once the role has said RETRYING."""
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import ANSIBLE_PLAYBOOK, ansible_env
+from helpers import ANSIBLE_PLAYBOOK, ansible_env
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "plugins" / "filter" / "k3s_containerd.py"
@@ -24,7 +24,7 @@ PLAYBOOK = """
     - name: Wait for and read config.toml
       ansible.builtin.include_role:
         name: k3s
-        tasks_from: containerd_rendered.yml
+        tasks_from: containerd_config_read.yml
     - name: Print what was read
       ansible.builtin.debug:
         msg: "READ {{ (__k3s_ctd_config.content | b64decode).splitlines() | last }}"

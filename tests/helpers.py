@@ -1,0 +1,34 @@
+"""What test modules share: the repository's paths, the venv's ansible-playbook and the environment
+the roles run in. Fixtures live in conftest.py; test modules import these names from here."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+INVENTORIES = Path(__file__).resolve().parent / "inventories"
+TEST_PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "local-ok.yml"
+# The venv's ansible-playbook (beside this interpreter), else the one on PATH.
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    """Environment for tests that run the repository's roles with ansible-playbook."""
+    return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **extra}
+
+
+# Run the roles as the repo's, without become, one line per result (messages are not wrapped).
+ROLE_TEST_ENV = {"ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_BECOME": "false",
+                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+
+
+def recap(result: subprocess.CompletedProcess[str], host: str) -> dict[str, int]:
+    """One host's PLAY RECAP counters (ok, changed, failed, ...)."""
+    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", result.stdout, re.MULTILINE)
+    assert match, result.stdout + result.stderr
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
