@@ -2,7 +2,6 @@
 one procedure for every controller-side file the roles copy or embed. The rules live in
 plugins/module_utils/airgap.py.
 
-- `openshell_sums_line(text, name)`: the sha256 a sha256sum-style file lists for `name`, or ''.
 - `openshell_airgap_pending(entries, checked)`: the entries not checked earlier in this run.
 - `openshell_airgap_lookups(entries, checked)`: each distinct path once, with whether to hash it.
 - `openshell_airgap_sums_files(entries, checked, stat_results)`: the sums files safe to read.
@@ -15,10 +14,6 @@ from typing import Any
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import airgap
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.ansible_glue import plain
-
-
-def openshell_sums_line(text: Any, name: Any) -> str:
-    return airgap.sums_line(str(plain(text) or ""), str(plain(name)))
 
 
 def openshell_airgap_pending(entries: Any, checked: Any = None) -> list[Any]:
@@ -41,7 +36,6 @@ def openshell_airgap_verdict(entries: Any, checked: Any, stat_results: Any, text
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
-            "openshell_sums_line": openshell_sums_line,
             "openshell_airgap_pending": openshell_airgap_pending,
             "openshell_airgap_lookups": openshell_airgap_lookups,
             "openshell_airgap_sums_files": openshell_airgap_sums_files,
