@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
-  vars_files: [{defaults}, {role_vars}]
+  vars_files: [{shared}, {defaults}, {role_vars}]
   handlers:
     # Stands in for the role's restart handler (which would restart this machine's k3s): counts restarts.
     - name: Count a restart
@@ -41,7 +41,7 @@ def _run(tmp_path: Path, template: str | None) -> tuple[subprocess.CompletedProc
     if template is not None:
         tmpl.write_text(template)
     (tmp_path / "play.yml").write_text(PLAYBOOK.format(
-        defaults=role / "defaults/main.yml", role_vars=role / "vars/main.yml", restarts=tmp_path / "restarts",
+        shared=REPO / "roles" / "openshell" / "defaults/main.yml", defaults=role / "defaults/main.yml", role_vars=role / "vars/main.yml", restarts=tmp_path / "restarts",
         tasks=role / "tasks/cdi_template_drop_stale.yml"))
     (tmp_path / "hosts.yml").write_text(
         "all:\n  children:\n    openshell_role_server:\n      hosts:\n        localhost:\n"
