@@ -121,6 +121,14 @@ def test_the_last_server_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+def test_json_output_reports_the_refusal(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["remove-node", "-i", str(EXAMPLE), "--yes", "--json", "server1",
+                                       "--artifacts-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    document = json.loads(result.stdout.splitlines()[0])
+    assert document["status"] == "invalid_input" and "last server" in document["errors"][0]
+
+
 def test_the_first_server_exits_2(tmp_path: Path, three: Path) -> None:
     result = _run(tmp_path, "-i", str(three), "--yes", "s1")
     assert result.exit_code == 2 and "openshell_first_server" in result.output

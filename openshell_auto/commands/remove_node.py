@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from openshell_auto.errors import InputError
+from openshell_auto.errors import EXIT_BAD_INPUT, InputError
 from openshell_auto.options import execute_playbook, playbook_options
 
 MAX_DRAIN_TIMEOUT_S = 86400
@@ -54,10 +54,16 @@ def check_removal(node: str, options: dict[str, Any]) -> None:
 @playbook_options
 def remove_node(node: str, yes: bool, gpu_layer: bool, drain_timeout: int | None, **options: Any) -> None:
     """Cordon, drain and delete NODE (an inventory host), then uninstall k3s on it (destructive; needs --yes)."""
-    check_removal(node, options)
-    if not yes and not options.get("check"):
-        raise InputError(f"field yes: remove-node drains {node}, deletes it from the cluster and uninstalls k3s "
-                         "there; pass --yes to confirm (or --check for a dry run)")
+    try:
+        check_removal(node, options)
+        if not yes and not options.get("check"):
+            raise InputError(f"field yes: remove-node drains {node}, deletes it from the cluster and uninstalls k3s "
+                             "there; pass --yes to confirm (or --check for a dry run)")
+    except InputError as exc:
+        if options.get("json_output"):  # the document execute_playbook prints for bad input
+            print(json.dumps({"playbook": "remove-node.yml", "status": "invalid_input", "exit_code": EXIT_BAD_INPUT,
+                              "errors": exc.messages}))
+        raise
     extra: dict[str, Any] = {"openshell_remove_node": node}
     if gpu_layer:
         extra["openshell_reset_gpu_layer"] = True
