@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "verify": "openshell_auto.commands.verify:verify_cmd",
     "doctor": "openshell_auto.commands.doctor:doctor_cmd",
     "reset": "openshell_auto.commands.reset:reset",
+    "remove-node": "openshell_auto.commands.remove_node:remove_node",
 }
 
 

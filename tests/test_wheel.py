@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = "ansible_collections/openshell_auto/cluster"
 PLUGINS = ("openshell_sandbox", "openshell_verify", "openshell_doctor", "nvidia_cdi", "k3s_containerd", "k3s_release",
-           "k3s_selinux", "k3s_paths", "openshell_hosts", "nvidia_device_plugin")
+           "k3s_selinux", "k3s_paths", "openshell_hosts", "nvidia_device_plugin", "openshell_nodes")
 # Imports each filter plugin by its collection name (what ansible-core's collection loader does),
 # calls filters that reach module_utils, and says where the collection and the CLI came from.
 LOAD_PLUGINS = """
