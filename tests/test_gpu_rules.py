@@ -3,7 +3,8 @@ GPUs" (readiness.has_gpus), "these CDI names are missing" (cdi.missing_names, re
 material by material.missing_cdi_names), the CDI names in `nvidia-ctk cdi list` output
 (cdi.listed_names), the driver version in /proc/driver/nvidia/version
 (nvidia_driver.version_from_file), the containerd a k3s release embeds
-(k3s_release.embeds_containerd_1_7) and the sha256 format (airgap.sha256_hex)."""
+(k3s_release.embeds_containerd_1_7), the sha256 format (airgap.sha256_hex) and "the plugin's
+DaemonSet is ready" (device_plugin.daemonset_ready)."""
 
 from __future__ import annotations
 
@@ -194,3 +195,31 @@ def test_doctor_checks_the_configured_gpu_node_label(healthy: dict[str, Any]) ->
     assert "lacks label example.com/gpu=yes" in finding.message
     healthy["server1"]["cluster"]["nodes"][0]["labels"]["example.com/gpu"] = "yes"
     assert not [f for f in doctor.findings(healthy) if f.check == "node-label"]
+
+
+# --------------------------------------------------------------------------- the plugin's DaemonSet is ready
+@pytest.mark.parametrize(("desired", "ready", "want"),
+                         [(1, 1, True), (3, 3, True), ("2", "2", True), (2, 1, False), (0, 0, False),
+                          (1, 2, False), (None, None, False)])
+def test_every_caller_decides_daemonset_ready_alike(healthy: dict[str, Any], desired: Any, ready: Any,
+                                                   want: bool) -> None:
+    """The device-plugin wait (filter over `kubectl get daemonset -o json`), verify and the doctor
+    read the same counts the same way."""
+    assert device_plugin.daemonset_ready(desired, ready) is want
+    listed = {"kind": "List", "items": [{"kind": "DaemonSet", "metadata": {"name": "nvidia-device-plugin"},
+                                         "status": {"desiredNumberScheduled": desired, "numberReady": ready}}]}
+    wait = role_filter("nvidia_device_plugin", "nvidia_device_plugin_daemonset_ready")
+    assert wait(json.dumps(listed)) is want
+    healthy["server1"]["cluster"]["daemonsets"][0].update({"desired": desired, "ready": ready})
+    (check,) = [c for c in verify.evaluate(healthy) if c.check == "device-plugin"]
+    assert check.ok is want
+    errors = [f for f in doctor.findings(healthy) if f.check == "device-plugin" and f.severity == "error"]
+    assert (errors == []) is want
+
+
+def test_daemonset_list_ready_needs_a_daemonset() -> None:
+    wait = role_filter("nvidia_device_plugin", "nvidia_device_plugin_daemonset_ready")
+    assert wait('{"kind": "List", "items": []}') is False
+    assert wait("not json") is False
+    assert wait({"items": [{"status": {}}]}) is False
+    assert device_plugin.daemonset_ready("x", 1) is False

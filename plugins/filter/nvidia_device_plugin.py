@@ -13,4 +13,5 @@ class FilterModule:
         return {
             "nvidia_device_plugin_sharing_problems": device_plugin.sharing_problems,
             "nvidia_device_plugin_allocatable_mismatches": device_plugin.allocatable_mismatches,
+            "nvidia_device_plugin_daemonset_ready": device_plugin.daemonset_list_ready,
         }

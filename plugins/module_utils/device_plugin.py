@@ -148,6 +148,27 @@ def expected_gpus(gpu_count: Any, replicas: Any = 0, mig_strategy: Any = "") -> 
     return ExpectedGpus(count=gpus * n if n >= MIN_REPLICAS else gpus)
 
 
+def daemonset_ready(desired: Any, ready: Any) -> bool:
+    """The plugin's DaemonSet is ready when it schedules at least one pod (a GPU node carries the
+    label) and every scheduled pod is ready. The device-plugin wait, verify and the doctor decide
+    with this."""
+    want, have = _as_int(desired) or 0, _as_int(ready) or 0
+    return want > 0 and have == want
+
+
+def daemonset_list_ready(daemonsets_json: Any) -> bool:
+    """`kubectl get daemonset -o json` (a List): it holds a DaemonSet and the first is ready."""
+    try:
+        doc = json.loads(daemonsets_json) if isinstance(daemonsets_json, str) else daemonsets_json
+        items = doc.get("items") or []
+    except (ValueError, AttributeError):
+        return False
+    if not items or not isinstance(items[0], Mapping):
+        return False
+    status = items[0].get("status") or {}
+    return daemonset_ready(status.get("desiredNumberScheduled"), status.get("numberReady"))
+
+
 def allocatable_mismatches(nodes_json: Any, gpu_counts: Mapping[str, Any], replicas: Any = 0,
                            mig_strategy: Any = "") -> list[str]:
     """`kubectl get nodes -o json` against {node name: GPUs found on it}: one line per GPU node that

@@ -253,7 +253,7 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
                 f"DaemonSet {ds.get('namespace')}/{ds.get('name')} schedules no pod: no node carries the label "
                 f"{'='.join(label)} (set openshell_gpu on GPU hosts, or label the node)",
             )
-        elif ready < desired:
+        elif not device_plugin.daemonset_ready(desired, ready):
             logs = command(cluster, "plugin_logs", cluster)
             add(
                 "error",

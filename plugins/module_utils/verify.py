@@ -81,7 +81,7 @@ def _cluster_checks(cluster: Mapping[str, Any] | None, hosts: Sequence[Mapping[s
     for ds in dss:
         desired, ready = int(ds.get("desired") or 0), int(ds.get("ready") or 0)
         strat_ok = settings["list"] == "cdi-cri"
-        out.append(Check("cluster", "device-plugin", desired > 0 and ready == desired and strat_ok,
+        out.append(Check("cluster", "device-plugin", device_plugin.daemonset_ready(desired, ready) and strat_ok,
                          f"{ds.get('namespace')}/{ds.get('name')} {ready}/{desired} ready, DEVICE_LIST_STRATEGY="
                          f"{settings['list']} ({settings['source'] or 'not found'})"))
     gpu_node_names = set()
