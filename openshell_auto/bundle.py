@@ -49,6 +49,13 @@ SETTINGS = ("k3s_version", "k3s_release_url", "nvidia_device_plugin_chart_versio
             "nvidia_container_toolkit_gpg_key_url", "nvidia_container_toolkit_gpg_key_checksum")
 
 
+# Helm chart names (helm/helm pkg/chartutil: lower case, digits, dashes) and SemVer-like versions.
+_CHART_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,62}[a-z0-9])?")
+_CHART_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,63}")
+# An image tag (distribution/reference: [\w][\w.-]{0,127}).
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
 def arch_problem(value: str) -> str | None:
     if value in K3S_ASSETS:
         return None
@@ -73,6 +80,13 @@ def settings(extra_vars: dict[str, Any]) -> dict[str, str]:
             problems.append(f"-e {name}: {values.get(name, '')[:80]!r} is no http(s) URL; give the base URL")
     if values.get("k3s_version") is not None and (problem := k3s_version_problem(values["k3s_version"])):
         problems.append(f"-e k3s_version: {problem}")
+    # They become file names inside DIR: nothing that could leave it or name a hidden file.
+    if not _CHART_NAME.fullmatch(values.get("nvidia_device_plugin_chart_name", "")):
+        problems.append("-e nvidia_device_plugin_chart_name: must be a Helm chart name (lower-case letters, "
+                        "digits and '-')")
+    if not _CHART_VERSION.fullmatch(values.get("nvidia_device_plugin_chart_version", "")):
+        problems.append("-e nvidia_device_plugin_chart_version: must be a chart version such as 0.19.1 "
+                        "(letters, digits, '.', '+', '-')")
     key_sum = values.get("nvidia_container_toolkit_gpg_key_checksum", "")
     if key_sum and not re.fullmatch(r"sha256:[0-9a-fA-F]{64}", key_sum):
         problems.append("-e nvidia_container_toolkit_gpg_key_checksum: must be 'sha256:<64 hex>' or empty")
@@ -151,7 +165,10 @@ def fetch_chart(values: dict[str, str], bundle: Bundle, say: Say) -> str:
     say(f"chart: {filename} {'fetched' if wrote else 'already present'}, sha256 {digest.lower()}")
     bundle.common["nvidia_device_plugin_chart_src"] = str(target)
     bundle.common["nvidia_device_plugin_chart_checksum"] = f"sha256:{digest.lower()}"
-    return str(entry.get("appVersion") or f"v{version}")
+    tag = str(entry.get("appVersion") or f"v{version}")
+    if not _IMAGE_TAG.fullmatch(tag) or ".." in tag:
+        raise FetchError(f"{index_url}: the appVersion of {name} {version} ({tag[:80]!r}) is no image tag; refusing it")
+    return tag
 
 
 def fetch_toolkit_key(values: dict[str, str], bundle: Bundle, say: Say) -> bytes:

@@ -294,7 +294,9 @@ def test_missing_file_is_a_clear_404(upstream: Upstream, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("args", [["--arch", "s390x"], ["--arch", "amd64", "--arch", "x86_64"],
-                                  ["-e", "k3s_release_url=ftp://example.invalid"]])
+                                  ["-e", "k3s_release_url=ftp://example.invalid"],
+                                  ["-e", "nvidia_device_plugin_chart_version=../../../etc/x"],
+                                  ["-e", "nvidia_device_plugin_chart_name=../x"]])
 def test_bad_input_exits_2_before_fetching(tmp_path: Path, args: list[str]) -> None:
     code, output = run(["-o", str(tmp_path / "bundle"), *args])
     assert code == 2, output
@@ -463,3 +465,16 @@ def test_toolkit_key_checksum_is_enforced_and_mirror_url_left_commented(upstream
     text = (outdir / VARS_FILE).read_text()
     assert "# nvidia_container_toolkit_repo_base_url: not set: serve" in text
     assert "nvidia_container_toolkit_repo_base_url" not in yaml.safe_load(text)
+
+
+def test_a_chart_entry_whose_app_version_is_no_image_tag_is_refused(upstream: Upstream, tmp_path: Path) -> None:
+    """The appVersion names the image archive inside DIR: a hostile index cannot make it leave DIR."""
+    index_file = upstream.root / "charts" / "index.yaml"
+    index = yaml.safe_load(index_file.read_text())
+    index["entries"][CHART][1]["appVersion"] = "../../../../escaped"
+    index_file.write_text(yaml.safe_dump(index))
+    outdir = tmp_path / "bundle"
+    code, output = run(["-o", str(outdir), "--skip", "k3s", "--skip", "toolkit", *upstream.extra_vars()])
+    assert code == 1, output
+    assert "is no image tag" in output
+    assert not list(tmp_path.rglob("escaped*"))
