@@ -1,5 +1,5 @@
 """The k3s test double (tests/doubles/k3s/k3s) where it imitates kubectl's node operations, which
-playbooks/remove-node.yml relies on (kubernetes/kubernetes staging/src/k8s.io/kubectl/pkg/drain/
+playbooks/remove_node.yml relies on (kubernetes/kubernetes staging/src/k8s.io/kubectl/pkg/drain/
 filters.go and pkg/cmd/drain/drain.go, v1.35):
 
 - cordon sets spec.unschedulable ("node/N cordoned", then "already cordoned"); the scheduler skips it;

@@ -1,5 +1,5 @@
 """`openshell-auto remove-node -i INV NODE`: input refused before anything runs (exit 2), the
-removal rule (plugins/module_utils/node_removal.py) and its filter for playbooks/remove-node.yml."""
+removal rule (plugins/module_utils/node_removal.py) and its filter for playbooks/remove_node.yml."""
 
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def test_a_valid_removal_runs_the_playbook_with_the_node_as_data(tmp_path: Path,
     result = _run(tmp_path, "-i", str(EXAMPLE), "--yes", "--gpu-layer", "--drain-timeout", "90",
                   "-e", '{"openshell_remove_node": "server1", "openshell_reset_gpu_layer": false}', "gpu2")
     assert result.exit_code == 0, result.output
-    assert seen["playbook"] == "remove-node.yml"
+    assert seen["playbook"] == "remove_node.yml"
     assert seen["limit"] is None
     # last, so it wins over the -e that named another node
     assert json.loads(seen["extra_vars"][-1]) == {"openshell_remove_node": "gpu2", "openshell_reset_gpu_layer": True,

@@ -169,19 +169,40 @@ def test_airgap_example_inventory_renders_without_downloads(tmp_path: Path) -> N
     assert "token" not in config and config["token-file"]
 
 
-def _template_tasks(node: object) -> list[dict[str, str]]:
-    """`ansible.builtin.template` task arguments anywhere in a task list (blocks included)."""
-    found: list[dict[str, str]] = []
+def _template_tasks(node: object) -> list[tuple[dict[str, str], object]]:
+    """`ansible.builtin.template` task arguments anywhere in a task list (blocks included), each with
+    the task's `loop` (None without one)."""
+    found: list[tuple[dict[str, str], object]] = []
     if isinstance(node, list):
         for item in node:
             found += _template_tasks(item)
     elif isinstance(node, dict):
         args = node.get("ansible.builtin.template")
         if isinstance(args, dict):
-            found.append(args)
+            found.append((args, node.get("loop")))
         for key in ("block", "rescue", "always"):
             found += _template_tasks(node.get(key))
     return found
+
+
+def _written(role_dir: Path, args: dict[str, str], loop: object) -> list[tuple[str, str]]:
+    """(src, dest) a template task writes. A looped task (`src: "{{ item.src }}"`) writes each item
+    of the role variable its loop starts from (roles/<role>/vars or defaults)."""
+    import re
+
+    import yaml
+
+    if loop is None:
+        return [(args["src"], args["dest"])]
+    match = re.match(r"\{\{\s*(\w+)", str(loop))
+    assert match, f"{role_dir.name}: a template loop that does not start from a role variable: {loop}"
+    items = None
+    for sub in ("vars", "defaults"):
+        data = yaml.safe_load((role_dir / sub / "main.yml").read_text()) or {}
+        items = data.get(match.group(1), items)
+    assert isinstance(items, list), f"{role_dir.name}: {match.group(1)} is no list in vars/ or defaults/"
+    assert args == {**args, "src": "{{ item.src }}", "dest": "{{ item.dest }}"}, args
+    return [(item["src"], item["dest"]) for item in items]
 
 
 def test_render_covers_every_template_the_roles_write_at_the_same_path() -> None:
@@ -192,8 +213,9 @@ def test_render_covers_every_template_the_roles_write_at_the_same_path() -> None
     written: dict[tuple[str, str], str] = {}
     for tasks in sorted(paths.content().roles.glob("*/tasks/*.yml")):
         role = tasks.parent.parent.name
-        for args in _template_tasks(yaml.safe_load(tasks.read_text())):
-            written[(role, args["src"])] = args["dest"]
+        for args, loop in _template_tasks(yaml.safe_load(tasks.read_text())):
+            for src, dest in _written(tasks.parent.parent, args, loop):
+                written[(role, src)] = dest
     templates = {(t.parent.parent.name, t.name) for t in paths.content().roles.glob("*/templates/*.j2")}
     assert templates == set(written), "every template file is written by exactly the tasks found"
     assert written == registry

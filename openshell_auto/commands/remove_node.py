@@ -1,4 +1,4 @@
-"""`openshell-auto remove-node -i INV NODE`: take one node out of the cluster (playbooks/remove-node.yml).
+"""`openshell-auto remove-node -i INV NODE`: take one node out of the cluster (playbooks/remove_node.yml).
 
 NODE must be a host of the inventory; it reaches the playbook as a JSON extra variable
 (openshell_remove_node), never through a shell or as a host pattern. Whether it may leave is the
@@ -61,7 +61,7 @@ def remove_node(node: str, yes: bool, gpu_layer: bool, drain_timeout: int | None
                              "there; pass --yes to confirm (or --check for a dry run)")
     except InputError as exc:
         if options.get("json_output"):  # the document execute_playbook prints for bad input
-            print(json.dumps({"playbook": "remove-node.yml", "status": "invalid_input", "exit_code": EXIT_BAD_INPUT,
+            print(json.dumps({"playbook": "remove_node.yml", "status": "invalid_input", "exit_code": EXIT_BAD_INPUT,
                               "errors": exc.messages}))
         raise
     extra: dict[str, Any] = {"openshell_remove_node": node}
@@ -71,4 +71,4 @@ def remove_node(node: str, yes: bool, gpu_layer: bool, drain_timeout: int | None
         extra["openshell_remove_node_drain_timeout"] = drain_timeout
     # last, so it wins over an -e that says otherwise
     options["extra_vars"] = (*options.get("extra_vars", ()), json.dumps(extra))
-    raise SystemExit(execute_playbook("remove-node.yml", **options))
+    raise SystemExit(execute_playbook("remove_node.yml", **options))

@@ -1,4 +1,4 @@
-"""Filters of playbooks/remove-node.yml: whether a node may leave the cluster (the rule the CLI's
+"""Filters of playbooks/remove_node.yml: whether a node may leave the cluster (the rule the CLI's
 remove-node applies before anything runs: plugins/module_utils/node_removal.py).
 
 `node | openshell_node_removal_problem(hosts, servers, first_server, nodes_json, node_names)` is ''

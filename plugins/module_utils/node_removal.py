@@ -1,5 +1,5 @@
 """May this node leave the cluster? One rule for `openshell-auto remove-node` (before anything runs)
-and for playbooks/remove-node.yml (filter openshell_node_removal_problem, again with the servers'
+and for playbooks/remove_node.yml (filter openshell_node_removal_problem, again with the servers'
 Ready conditions read from the cluster).
 
 The rule, for a cluster whose servers run embedded etcd (every server is an etcd member):
