@@ -20,7 +20,12 @@ from typing import Any
 
 from openshell_auto import paths
 from openshell_auto.errors import InputError, RenderError
-from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import host_name_problem, inside, shown
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import (
+    host_name_problem,
+    inside,
+    iter_strings,
+    shown,
+)
 
 DYNAMIC_GROUPS = ("openshell_role_server", "openshell_role_agent", "openshell_role_gpu", "openshell_role_first_server")
 
@@ -417,7 +422,7 @@ def referenced_variables(texts: Iterable[str], variables: dict[str, Any]) -> set
             return None
         for name in names - seen:
             seen.add(name)
-            pending.extend(_template_strings(variables.get(name)))
+            pending.extend(t for t in iter_strings(variables.get(name)) if any(m in t for m in _TEMPLATE_MARKERS))
     return seen
 
 
@@ -438,19 +443,6 @@ def _names_used(text: str) -> frozenset[str] | None:
         return None
     names = frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")  # loop names too
     return None if "vars" in names else names
-
-
-def _template_strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if any(marker in value for marker in _TEMPLATE_MARKERS):
-            yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _template_strings(key)
-            yield from _template_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _template_strings(item)
 
 
 def _one_line(exc: BaseException) -> str:
