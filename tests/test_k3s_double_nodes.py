@@ -14,37 +14,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_k3s_double_plugin import _free_port, _kubectl, _server
+from tests.test_k3s_double_plugin import _kubectl, two_servers  # noqa: F401 - two_servers is a fixture
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Path]:
-    port1, port2 = _free_port(), _free_port()
-    first, _ = _server(tmp_path / "s1", "s1", port1)
-    procs = [first]
-    try:
-        for _ in range(100):
-            if (tmp_path / "s1" / "k3s.yaml").exists():
-                break
-            time.sleep(0.1)
-        second, _ = _server(tmp_path / "s2", "s2", port2, join=f"https://127.0.0.1:{port1}")
-        procs.append(second)
-        kubeconfig = tmp_path / "s1" / "k3s.yaml"
-        for _ in range(100):
-            out = _kubectl(kubeconfig, "get", "nodes", "-o", "json")
-            if out.returncode == 0 and len(json.loads(out.stdout)["items"]) == 2:
-                break
-            time.sleep(0.1)
-        yield kubeconfig
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
+def cluster(two_servers: tuple[Path, Path, Path, int, int]) -> Path:
+    """Two double servers on loopback that both posted their node (test_k3s_double_plugin's fixture):
+    the first server's kubeconfig."""
+    return two_servers[0]
 
 
 def _apply_pod(kubeconfig: Path, tmp_path: Path, name: str, node: str, **spec: object) -> None:
