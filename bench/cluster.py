@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """Print what provisioning costs on N podman test hosts (a benchmark, not a test).
 
-Usage: .venv/bin/python bench/cluster.py [--sizes 2,20] [--keep]
+Usage: .venv/bin/python bench/cluster.py [--sizes 2,20] [--connection ssh|podman] [--keep]
 
 For each N: 1 k3s server + N-1 agents, every other host a GPU host (fake GPUs, the fixture
 toolkit repository, the k3s test double through the air-gap inputs, exactly as the Molecule
-scenarios set them up). It prints, per N:
+scenarios set them up), reached over ssh (each host's sshd published on a loopback port, the
+test key of scripts/test-hosts) as a real cluster is, or with --connection podman through
+`podman exec`. It prints, per N:
   - first provision: wall time of `ansible-playbook playbooks/site.yml`;
   - idempotent re-provision: wall time, task headers printed, changed count;
   - controller CPU seconds (ansible-playbook and every process it started on this machine,
-    podman exec clients included) and the controller's peak memory (summed RSS of that process
+    ssh or podman exec clients included) and the controller's peak memory (summed RSS of that process
     tree, sampled every 0.2 s), for both runs;
   - the test hosts' own CPU seconds (their cgroups) for both runs, since they share this
     machine's cores with the controller, which a real cluster does not;
-  - the same end state checked by a hand-written read-only shell script (one `podman exec` per
-    host, all hosts at once), its wall time, and the ratio re-run / shell check;
+  - the same end state checked by a hand-written read-only shell script (one ssh or `podman
+    exec` per host, all hosts at once), its wall time, and the ratio re-run / shell check;
   - the run logs, with the slowest tasks (ansible.posix.profile_tasks), stay in a temp directory
     named at the end;
 and, with two or more sizes, the ratios largest N / smallest N. Hosts are removed afterwards
@@ -46,6 +48,10 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/debian-systemd:12"
 NETWORK = "openshell-bench"
 PREFIX = "bench-"
+# Each host's sshd on 127.0.0.1:SSH_PORT_BASE+index; the key scripts/test-hosts authorizes for root.
+SSH_PORT_BASE = 22300
+SSH_KEY = Path.home() / ".cache" / "openshell-test-hosts" / "id_ed25519"
+SSH_ARGS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
 
 # Read-only checks of the end state the roles manage, written by hand: what a person would
 # run to see that a converged host is still converged. Prints one line per failed check.
@@ -117,7 +123,7 @@ def start_hosts(names: list[str]) -> None:
     for name in names:
         sh("podman", "rm", "-f", name, check=False)
         sh("podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK,
-           "--systemd", "always", IMAGE, "/sbin/init")
+           "--publish", f"127.0.0.1:{SSH_PORT_BASE + names.index(name)}:22", "--systemd", "always", IMAGE, "/sbin/init")
     deadline = time.monotonic() + 120
     for name in names:
         while sh("podman", "exec", name, "systemctl", "is-system-running", check=False).stdout.strip() not in (
@@ -133,8 +139,16 @@ def stop_hosts(names: list[str]) -> None:
     sh("podman", "network", "rm", "-f", NETWORK, check=False)
 
 
-def write_inventory(path: Path, names: list[str], inputs: Path) -> None:
-    hosts = {name: {"ansible_connection": "containers.podman.podman", "openshell_gpu": is_gpu(i),
+def connection_vars(connection: str, index: int) -> dict[str, object]:
+    if connection == "podman":
+        return {"ansible_connection": "containers.podman.podman"}
+    return {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": SSH_PORT_BASE + index,
+            "ansible_user": "root", "ansible_ssh_private_key_file": str(SSH_KEY),
+            "ansible_ssh_common_args": " ".join(SSH_ARGS)}
+
+
+def write_inventory(path: Path, names: list[str], inputs: Path, connection: str) -> None:
+    hosts = {name: {**connection_vars(connection, i), "openshell_gpu": is_gpu(i),
                     "prepare_gpu_count": 1} for i, name in enumerate(names)}
     group_vars = {
         "ansible_python_interpreter": "/usr/bin/python3",
@@ -229,11 +243,16 @@ def run_playbook(inventory: Path, playbook: str, env: dict[str, str], names: lis
                    "unreachable", 0) for r in recap), rc=rc)
 
 
-def shell_check(names: list[str]) -> tuple[float, list[str]]:
+def shell_check(names: list[str], connection: str) -> tuple[float, list[str]]:
     def one(index_name: tuple[int, str]) -> list[str]:
         index, name = index_name
-        out = sh("podman", "exec", name, "sh", "-c", SHELL_CHECK, "check", "1" if is_gpu(index) else "0",
-                 "1" if index == 0 else "0", check=False).stdout
+        flags = ["1" if is_gpu(index) else "0", "1" if index == 0 else "0"]
+        if connection == "podman":
+            argv = ["podman", "exec", name, "sh", "-c", SHELL_CHECK, "check", *flags]
+        else:  # the script on stdin, its two flags as sh's arguments
+            argv = ["ssh", "-i", str(SSH_KEY), *SSH_ARGS, "-p", str(SSH_PORT_BASE + index), "root@127.0.0.1",
+                    "sh", "-s", "--", *flags]
+        out = sh(*argv, check=False, input=SHELL_CHECK if connection != "podman" else None).stdout
         return [f"{name}: {line}" for line in out.splitlines() if line.startswith("FAIL")]
 
     start = time.monotonic()
@@ -242,7 +261,7 @@ def shell_check(names: list[str]) -> tuple[float, list[str]]:
     return time.monotonic() - start, failures
 
 
-def bench(n: int, keep: bool, workdir: Path) -> Figures:
+def bench(n: int, keep: bool, workdir: Path, connection: str) -> Figures:
     names = host_names(n)
     figures = Figures(n)
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
@@ -251,7 +270,7 @@ def bench(n: int, keep: bool, workdir: Path) -> Figures:
            # per-task times in each log (ansible.posix ships in the `ansible` package the tests install)
            "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "15"}
     inventory = workdir / "hosts.yml"
-    write_inventory(inventory, names, workdir / "k3s-airgap")
+    write_inventory(inventory, names, workdir / "k3s-airgap", connection)
     print(f"N={n}: starting {n} hosts", file=sys.stderr, flush=True)
     start_hosts(names)
     try:
@@ -265,17 +284,17 @@ def bench(n: int, keep: bool, workdir: Path) -> Figures:
             raise SystemExit(f"bench: first provision failed (rc {figures.first.rc}); see {workdir}/first.log")
         print(f"N={n}: re-provision", file=sys.stderr, flush=True)
         figures.rerun = run_playbook(inventory, "playbooks/site.yml", env, names, workdir / "rerun.log")
-        figures.shell_wall, figures.shell_failures = shell_check(names)
+        figures.shell_wall, figures.shell_failures = shell_check(names, connection)
     finally:
         if not keep:
             stop_hosts(names)
     return figures
 
 
-def report(all_figures: list[Figures]) -> None:
+def report(all_figures: list[Figures], connection: str) -> None:
     print(f"openshell-auto cluster benchmark, {time.strftime('%Y-%m-%d')}, {platform.node()}: "
           f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-          f"{platform.platform()}")
+          f"{platform.platform()}, hosts reached over {connection}")
     for f in all_figures:
         gpus = sum(1 for i in range(f.n) if is_gpu(i))
         print(f"\nN={f.n} (1 server, {f.n - 1} agents, {gpus} GPU hosts)")
@@ -297,19 +316,23 @@ def report(all_figures: list[Figures]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", default="2,20", help="comma-separated host counts (default 2,20)")
+    parser.add_argument("--connection", choices=("ssh", "podman"), default="ssh",
+                        help="how the controller reaches the hosts (default ssh, as a real cluster)")
     parser.add_argument("--keep", action="store_true", help="leave the hosts running (the last size only)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if any(n < 2 for n in sizes):
         parser.error("--sizes: every size must be 2 or more (one server and at least one agent)")
+    if args.connection == "ssh" and not SSH_KEY.is_file():
+        parser.error(f"{SSH_KEY} is missing: run scripts/test-hosts (it creates the key and the images)")
     if shutil.which("ansible-playbook") is None or shutil.which("podman") is None:
         parser.error("ansible-playbook and podman must be on PATH (export PATH=$PWD/.venv/bin:$PATH)")
     results = []
     for n in sizes:
         workdir = Path(tempfile.mkdtemp(prefix=f"openshell-bench-{n}-"))
-        results.append(bench(n, args.keep and n == sizes[-1], workdir))
+        results.append(bench(n, args.keep and n == sizes[-1], workdir, args.connection))
         print(f"N={n}: logs (first.log, rerun.log with per-task times) in {workdir}", file=sys.stderr)
-    report(results)
+    report(results, args.connection)
     json.dump([f.__dict__ | {"first": f.first.__dict__, "rerun": f.rerun.__dict__} for f in results],
               sys.stderr)
     print(file=sys.stderr)
