@@ -450,14 +450,3 @@ def strict_type_problem(name: str, spec: Mapping[str, Any], value: Any) -> str |
         if not low <= value <= high:
             return f"{value} is out of range; use a whole number from {low} to {high}"
     return None
-
-
-def first_server_problem(value: Any, servers: Iterable[str], agents: Iterable[str]) -> str | None:
-    """openshell_first_server must name a server of the inventory."""
-    if not isinstance(value, str) or not value or any(m in value for m in _TEMPLATE_MARKERS):
-        return None
-    if value in set(servers):
-        return None
-    if value in set(agents):
-        return f"`{shown(value)}` is an agent; name a host of the server group (it initialises the cluster)"
-    return f"`{shown(value)}` is no host of the inventory; name a host of the server group"
