@@ -1,7 +1,8 @@
 """The checksum rule, one function (module_utils.checksum.checksum_problem), and every caller
 agreeing with it on the same values: the CLI's inventory checks, the roles' air-gap input check
 (filter openshell_airgap_verdict, which the k3s and device-plugin roles run) and the bundle
-command's settings. A caller refuses exactly what the rule refuses, with the rule's words behind
+command's settings; and the toolkit role's check of its key's checksum (filter
+openshell_checksum_problem) before it changes anything. A caller refuses exactly what the rule refuses, with the rule's words behind
 the variable's name."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ansible_collections.openshell_auto.cluster.plugins.module_utils import chec
 from openshell_auto import bundle
 from openshell_auto.errors import InputError
 from openshell_auto.inventory import load_inventory
+
+from helpers import ROLE_TEST_ENV
 
 HEX64 = "0123456789abcdef" * 4
 HEX128 = HEX64 * 2
@@ -103,6 +106,10 @@ def test_every_caller_applies_the_rule(write_inventory: Callable[..., Path], val
     if not sha256:
         assert refusals[0].startswith(f"k3s_images_checksum: {sha_problem} "), refusals
 
+    # The filter the toolkit role checks its key's checksum with.
+    assert role_filter("openshell_airgap", "openshell_checksum_problem")(value, "get_url") == (url_problem or "")
+    assert role_filter("openshell_airgap", "openshell_checksum_problem")(value) == (sha_problem or "")
+
     # The bundle: the get_url rule for the key's checksum, and sha256 because it hashes with sha256.
     try:
         settings = bundle.settings({"nvidia_container_toolkit_gpg_key_checksum": value})
@@ -114,3 +121,30 @@ def test_every_caller_applies_the_rule(write_inventory: Callable[..., Path], val
         assert bundle_problem == f"-e nvidia_container_toolkit_gpg_key_checksum: {url_problem}"
     elif bundle_problem is None:
         assert settings["nvidia_container_toolkit_gpg_key_checksum"] == value
+
+
+KEY_PLAY = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: The toolkit role's input checks
+      ansible.builtin.include_role:
+        name: nvidia_container_toolkit
+        tasks_from: verify_inputs.yml
+"""
+
+
+@pytest.mark.parametrize("value", [f"sha512:{HEX128}", f"sha256:{HEX64[:-1]}", HEX64])
+def test_the_toolkit_role_checks_its_key_checksum_before_any_change(run_play: Callable[..., Any],
+                                                                   value: str) -> None:
+    inventory = ("all:\n  children:\n    openshell_servers:\n      hosts:\n        gpu1:\n"
+                 "          ansible_connection: ssh\n          ansible_host: 127.0.0.1\n          ansible_port: 9\n"
+                 "          openshell_gpu: true\n")
+    run = run_play(inventory, KEY_PLAY, extra_vars={"nvidia_container_toolkit_gpg_key_checksum": value},
+                   env={**ROLE_TEST_ENV, "ANSIBLE_SSH_EXECUTABLE": "/bin/false"}, timeout=120)
+    problem = checksum.checksum_problem(value, "get_url")
+    if problem is None:
+        assert run.returncode == 0, run.stdout + run.stderr
+        return
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"gpu1: field nvidia_container_toolkit_gpg_key_checksum: {json.dumps(problem)[1:-1]}" in run.stdout, run.stdout
