@@ -18,7 +18,8 @@ every host again, `ungrouped`, group_vars/ and host_vars/ beside the inventory f
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,33 +166,79 @@ class _FirstServerValues:
     def __init__(self, inventory: Inventory, per_host_vars: Mapping[str, Mapping[str, Any]], specs: Specs) -> None:
         self.inventory, self.per_host_vars, self.specs = inventory, per_host_vars, specs
         self._shared: dict[str, Any] | None = None
+        self._done: dict[tuple[Any, ...], Any] = {}
 
     def _variables(self, host: str) -> dict[str, Any]:
         if self._shared is None:  # once per inventory, not per host
             inventory = self.inventory
             groups = {name: inventory.group_hosts(name) for name in inventory.groups}
             groups["all"] = list(inventory.host_order)
-            hostvars = {h: _trusted({**self.specs.defaults, **self.per_host_vars[h], "inventory_hostname": h})
-                        for h in inventory.host_order}
-            self._shared = {"groups": groups, "hostvars": hostvars}
+            self._shared = {"groups": groups, "hostvars": _HostVars(self.per_host_vars, _trusted(self.specs.defaults))}
         return {**self._shared["hostvars"][host], **self._shared,
                 "group_names": [g for g in self.inventory.host_groups(host) if g != "all"]}
+
+    def _key(self, host: str, value: str) -> tuple[Any, ...] | None:
+        """What the result depends on, when that is plain values (then hosts share one result)."""
+        names = _template_names(value)
+        if names is None or {"inventory_hostname", "group_names", "hostvars"} & set(names):
+            return None
+        seen = [self.per_host_vars[host].get(name, self.specs.defaults.get(name)) for name in names]
+        if any(is_template(v) for v in seen):
+            return None  # a value that is a template itself may name the host
+        return (value, repr(seen))
 
     def __call__(self, host: str) -> Any:
         value = self.per_host_vars[host].get("openshell_first_server", "")
         if not is_template(value):
             return value
+        key = self._key(host, str(value))
+        if key is not None and key in self._done:
+            return self._done[key]
         from ansible.errors import AnsibleError
         from ansible.parsing.dataloader import DataLoader
         from ansible.template import Templar
 
         try:
-            return Templar(loader=DataLoader(), variables=self._variables(host)).template(_trusted(value))
+            result = Templar(loader=DataLoader(), variables=self._variables(host)).template(_trusted(value))
+            if key is not None:
+                self._done[key] = result
+            return result
         except AnsibleError as exc:
             message = " ".join(str(getattr(exc, "message", exc)).split())[:200]
             raise InputError(f"{self.inventory.path}: host {host}: field openshell_first_server: "
                              f"`{_shown(value)}` cannot be templated ({message}); name a host of the server "
                              "group") from exc
+
+
+class _HostVars(Mapping[str, Any]):
+    """`hostvars` for the Templar: a host's variables (role defaults below the inventory's), built
+    and marked as templates when a template first reads them."""
+
+    def __init__(self, per_host_vars: Mapping[str, Mapping[str, Any]], defaults: Mapping[str, Any]) -> None:
+        self._vars, self._defaults, self._built = per_host_vars, defaults, {}  # type: ignore[var-annotated]
+
+    def __getitem__(self, host: str) -> dict[str, Any]:
+        if host not in self._built:
+            own = self._vars[host]  # KeyError: no such host, as Ansible's hostvars
+            self._built[host] = {**self._defaults, **_trusted(dict(own)), "inventory_hostname": host}
+        return self._built[host]  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vars)
+
+    def __len__(self) -> int:
+        return len(self._vars)
+
+
+@functools.lru_cache(maxsize=64)
+def _template_names(value: str) -> tuple[str, ...] | None:
+    """The variables a template reads, or None when Jinja cannot parse it (the Templar says why)."""
+    from jinja2 import Environment, meta
+
+    try:
+        return tuple(sorted(meta.find_undeclared_variables(Environment().parse(value))))
+    except Exception:  # noqa: BLE001 - any parse error: no sharing, the Templar reports it
+        return None
 
 
 def _trusted(item: Any) -> Any:
