@@ -20,9 +20,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import sha256_hex
 from openshell_auto.errors import FetchError
 
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # Index files apt may ask for, in the order this module reads them.
 PACKAGES_NAMES = ("Packages", "Packages.gz", "Packages.xz")
 
@@ -111,7 +111,7 @@ def safe_filename(value: str, where: str) -> PurePosixPath:
 def parse_packages(text: str) -> list[Package]:
     packages = []
     for stanza in stanzas(text):
-        if {"Package", "Version", "Filename", "SHA256"} <= set(stanza) and _HEX64.fullmatch(stanza["SHA256"]):
+        if {"Package", "Version", "Filename", "SHA256"} <= set(stanza) and sha256_hex(stanza["SHA256"], prefix=False):
             packages.append(Package(stanza["Package"], stanza["Version"], stanza["Filename"],
                                     stanza["SHA256"].lower(), _depends(stanza.get("Depends", ""))))
     return packages

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.airgap import sums_line
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import checksum_problem, sha256_hex
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
 from openshell_auto import apt_repo
 from openshell_auto.download import fetch_bytes, fetch_file, sha256_file, write_atomic
@@ -88,8 +89,11 @@ def settings(extra_vars: dict[str, Any]) -> dict[str, str]:
         problems.append("-e nvidia_device_plugin_chart_version: must be a chart version such as 0.19.1 "
                         "(letters, digits, '.', '+', '-')")
     key_sum = values.get("nvidia_container_toolkit_gpg_key_checksum", "")
-    if key_sum and not re.fullmatch(r"sha256:[0-9a-fA-F]{64}", key_sum):
-        problems.append("-e nvidia_container_toolkit_gpg_key_checksum: must be 'sha256:<64 hex>' or empty")
+    if problem := checksum_problem(key_sum, "get_url"):
+        problems.append(f"-e nvidia_container_toolkit_gpg_key_checksum: {problem}")
+    elif key_sum and not sha256_hex(key_sum):  # the bundle hashes the key with sha256 (download.fetch_file)
+        problems.append("-e nvidia_container_toolkit_gpg_key_checksum: bundle checks the key with sha256; give "
+                        "sha256:<64 hex digits> (`sha256sum FILE` of a trusted copy) or leave it empty")
     if problems:
         raise InputError(problems)
     return values
@@ -156,7 +160,7 @@ def fetch_chart(values: dict[str, str], bundle: Bundle, say: Say) -> str:
         raise FetchError(f"{index_url}: no chart {name} version {version}; check nvidia_device_plugin_chart_version")
     digest = str(entry.get("digest", ""))
     urls = entry.get("urls") or []
-    if not re.fullmatch(r"[0-9a-fA-F]{64}", digest) or not urls or not isinstance(urls[0], str):
+    if not sha256_hex(digest, prefix=False) or not urls or not isinstance(urls[0], str):
         raise FetchError(f"{index_url}: the entry of {name} {version} has no sha256 digest or no URL; refusing it")
     url = urllib.parse.urljoin(index_url, urls[0])
     filename = f"{name}-{version}.tgz"
@@ -173,7 +177,7 @@ def fetch_chart(values: dict[str, str], bundle: Bundle, say: Say) -> str:
 
 def fetch_toolkit_key(values: dict[str, str], bundle: Bundle, say: Say) -> bytes:
     url = values["nvidia_container_toolkit_gpg_key_url"]
-    expected = values["nvidia_container_toolkit_gpg_key_checksum"].partition(":")[2] or None
+    expected = sha256_hex(values["nvidia_container_toolkit_gpg_key_checksum"]) or None
     target = bundle.outdir / "toolkit" / "gpgkey"
     fetch_file(url, target, expected, "toolkit signing key")
     say(f"toolkit: signing key {target.name}, sha256 {sha256_file(target)}"

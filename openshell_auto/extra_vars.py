@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from openshell_auto.errors import InputError
+from openshell_auto.input_files import parse_yaml
 from openshell_auto.inventory_loader import LineLoader, Opaque, load_yaml
 
 
@@ -43,10 +43,7 @@ def parse_extra_vars(items: Iterable[str]) -> dict[str, Any]:
             lines = getattr(data, "lines", {})
             result.origins.update({str(k): (file, lines.get(k)) for k in data})
         elif item.lstrip().startswith("{"):
-            try:
-                data = yaml.load(item, Loader=LineLoader)  # noqa: S506
-            except yaml.YAMLError as exc:
-                raise InputError(f"-e {item!r}: not valid YAML/JSON ({exc}); quote it as one argument") from exc
+            data = parse_yaml(item, f"-e {item[:80]!r}", "-e argument", LineLoader)
             if not isinstance(data, dict):
                 raise InputError(f"-e {item!r}: must be a mapping; use KEY=VALUE, @file or a JSON object")
             result.update(_plain(data))

@@ -100,16 +100,23 @@ class BoundedSafeLoader(BoundedComposer, yaml.SafeLoader):  # type: ignore[misc]
     """yaml.SafeLoader with bounded nesting and aliases."""
 
 
-def load_yaml_text(text: str, source: str) -> Any:
-    """Parse YAML/JSON text with BoundedSafeLoader; one InputError line (with the line) on error."""
+def parse_yaml(text: str, source: str | Path, what: str, loader: type[Any] | None = None) -> Any:
+    """Parse YAML/JSON text with a bounded loader (BoundedSafeLoader unless `loader` is given): the
+    one way the CLI reads a user's YAML (inventory, vars and extra-vars files, -e mappings, sandbox
+    files). `what` names the input ("inventory file"). An error is one InputError line
+    `SOURCE:LINE:COLUMN: YAML/JSON syntax error in the <what>: <problem>; fix the <what> at line L, column C`."""
     try:
-        return yaml.load(text, Loader=BoundedSafeLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=loader or BoundedSafeLoader)  # noqa: S506 - SafeLoader subclasses only
     except RecursionError as exc:
-        raise InputError(f"{source}: nested too deeply to read; flatten the structure") from exc
+        raise InputError(f"{source}: the {what} is nested too deeply to read; flatten the structure") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = " ".join(" ".join(str(p).split()) for p in (exc.context, exc.problem) if p)
-        raise InputError(f"{source}{line}: not valid YAML/JSON: {problem[:200]}; fix it at that line") from exc
+        problem = " ".join(" ".join(str(p).split()) for p in (exc.context, exc.problem) if p)[:200]
+        if mark is None:
+            raise InputError(f"{source}: YAML/JSON syntax error in the {what}: {problem}; fix the {what}") from exc
+        line, column = mark.line + 1, mark.column + 1
+        raise InputError(f"{source}:{line}:{column}: YAML/JSON syntax error in the {what}: {problem}; "
+                         f"fix the {what} at line {line}, column {column}") from exc
     except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML/JSON: {' '.join(str(exc).split())[:200]}") from exc
+        raise InputError(f"{source}: YAML/JSON error in the {what}: {' '.join(str(exc).split())[:200]}; "
+                         f"fix the {what}") from exc

@@ -18,11 +18,13 @@ every host again, `ungrouped`, group_vars/ and host_vars/ beside the inventory f
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.first_server import first_server as first_server_of
 from openshell_auto.errors import InputError
 from openshell_auto.inventory_checks import as_bool, check_variables, is_template
 from openshell_auto.inventory_loader import parse_inventory
@@ -118,12 +120,24 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
                 hint = _group_hint(inventory.host_groups(host), server_group, agent_group, specs)
                 errors.append(f"{where}: host {host}: field groups: host is in no role group{hint}; "
                               f"add it to {server_group} or {agent_group}")
-    for host in inventory.host_order:
-        first_problem = hostile.first_server_problem(per_host_vars[host].get("openshell_first_server"), servers,
-                                                     agents)
-        if first_problem:
-            errors.append(f"{path}: host {host}: field openshell_first_server: {first_problem}")
-            break  # one line, not one per host
+    first_server: str | None = None
+    if servers:  # without a server the layout refusal below says it all
+        agent_list = [h for h in agents if h not in server_set]
+        first_server_value = _FirstServerValues(inventory, per_host_vars, specs)
+        for host in inventory.host_order:
+            try:
+                value = first_server_value(host)
+            except InputError as exc:
+                errors.extend(exc.messages)
+                break
+            chosen, first_problem = first_server_of(value, servers, agent_list)
+            if first_problem:
+                raw = per_host_vars[host].get("openshell_first_server")
+                via = f" (`{hostile.shown(raw)}` as templated for host {host})" if is_template(raw) else ""
+                errors.append(f"{path}: host {host}: field openshell_first_server: {first_problem}{via}")
+                break  # one line, not one per host
+            if chosen == host and first_server is None:
+                first_server = host
     role_groups = {server_group, agent_group, gpu_group}
     if not servers:
         gpu_agents = [h for h in gpu_hosts if h in agents]
@@ -140,20 +154,110 @@ def classify(inventory: Inventory, specs: Specs | None = None) -> Classified:
     hosts = list(inventory.host_order)
     return Classified(inventory=inventory, server_group=server_group, agent_group=agent_group, gpu_group=gpu_group,
                       servers=servers, agents=[h for h in agents if h not in server_set], gpu_hosts=gpu_hosts,
-                      hosts=hosts, vars=per_host_vars, first_server=_first_server(hosts, servers, per_host_vars))
+                      hosts=hosts, vars=per_host_vars, first_server=first_server)
 
 
-def _first_server(hosts: list[str], servers: list[str], per_host_vars: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The host whose openshell_first_server names itself, as role openshell decides it
-    (roles/openshell/tasks/classify.yml): the inventory's value where one is set, else the role
-    default, the first host of the server group."""
-    default = servers[0] if servers else None
-    for host in hosts:
-        value = per_host_vars[host].get("openshell_first_server")
-        chosen = value if isinstance(value, str) and value and not is_template(value) else default
-        if chosen == host:
-            return host
-    return None
+class _FirstServerValues:
+    """openshell_first_server as a play sees it on each host: the inventory's value ('' when unset:
+    the role default names the first host of the server group), a Jinja value templated by
+    Ansible's Templar over the inventory's groups and hostvars and the role defaults
+    (hostile.check_inventory has refused lookups and other unsafe templates before)."""
+
+    def __init__(self, inventory: Inventory, per_host_vars: Mapping[str, Mapping[str, Any]], specs: Specs) -> None:
+        self.inventory, self.per_host_vars, self.specs = inventory, per_host_vars, specs
+        self._shared: dict[str, Any] | None = None
+        self._done: dict[tuple[Any, ...], Any] = {}
+
+    def _variables(self, host: str) -> dict[str, Any]:
+        if self._shared is None:  # once per inventory, not per host
+            inventory = self.inventory
+            groups = {name: inventory.group_hosts(name) for name in inventory.groups}
+            groups["all"] = list(inventory.host_order)
+            self._shared = {"groups": groups, "hostvars": _HostVars(self.per_host_vars, _trusted(self.specs.defaults))}
+        return {**self._shared["hostvars"][host], **self._shared,
+                "group_names": [g for g in self.inventory.host_groups(host) if g != "all"]}
+
+    def _key(self, host: str, value: str) -> tuple[Any, ...] | None:
+        """What the result depends on, when that is plain values (then hosts share one result)."""
+        names = _template_names(value)
+        if names is None or {"inventory_hostname", "group_names", "hostvars"} & set(names):
+            return None
+        seen = [self.per_host_vars[host].get(name, self.specs.defaults.get(name)) for name in names]
+        if any(is_template(v) for v in seen):
+            return None  # a value that is a template itself may name the host
+        return (value, repr(seen))
+
+    def __call__(self, host: str) -> Any:
+        value = self.per_host_vars[host].get("openshell_first_server", "")
+        if not is_template(value):
+            return value
+        key = self._key(host, str(value))
+        if key is not None and key in self._done:
+            return self._done[key]
+        from ansible.errors import AnsibleError
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.template import Templar
+
+        try:
+            result = Templar(loader=DataLoader(), variables=self._variables(host)).template(_trusted(value))
+            if key is not None:
+                self._done[key] = result
+            return result
+        except AnsibleError as exc:
+            message = " ".join(str(getattr(exc, "message", exc)).split())[:200]
+            raise InputError(f"{self.inventory.path}: host {host}: field openshell_first_server: "
+                             f"`{_shown(value)}` cannot be templated ({message}); name a host of the server "
+                             "group") from exc
+
+
+class _HostVars(Mapping[str, Any]):
+    """`hostvars` for the Templar: a host's variables (role defaults below the inventory's), built
+    and marked as templates when a template first reads them."""
+
+    def __init__(self, per_host_vars: Mapping[str, Mapping[str, Any]], defaults: Mapping[str, Any]) -> None:
+        self._vars, self._defaults, self._built = per_host_vars, defaults, {}  # type: ignore[var-annotated]
+
+    def __getitem__(self, host: str) -> dict[str, Any]:
+        if host not in self._built:
+            own = self._vars[host]  # KeyError: no such host, as Ansible's hostvars
+            self._built[host] = {**self._defaults, **_trusted(dict(own)), "inventory_hostname": host}
+        return self._built[host]  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vars)
+
+    def __len__(self) -> int:
+        return len(self._vars)
+
+
+@functools.lru_cache(maxsize=64)
+def _template_names(value: str) -> tuple[str, ...] | None:
+    """The variables a template reads, or None when Jinja cannot parse it (the Templar says why)."""
+    from jinja2 import Environment, meta
+
+    try:
+        return tuple(sorted(meta.find_undeclared_variables(Environment().parse(value))))
+    except Exception:  # noqa: BLE001 - any parse error: no sharing, the Templar reports it
+        return None
+
+
+def _trusted(item: Any) -> Any:
+    """Strings marked as templates, as Ansible marks inventory values it loads."""
+    from ansible.template import trust_as_template
+
+    if isinstance(item, str):
+        return trust_as_template(str(item))
+    if isinstance(item, Mapping):
+        return {str(k): _trusted(v) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return [_trusted(v) for v in item]
+    return item
+
+
+def _shown(value: Any) -> str:
+    from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import shown
+
+    return shown(value)
 
 
 def _group_hint(groups: list[str], server_group: str, agent_group: str, specs: Specs) -> str:

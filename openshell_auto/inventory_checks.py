@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin, k3s_network, sandbox
-from ansible_collections.openshell_auto.cluster.plugins.module_utils.airgap import sha256_problem
-from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque, checksum_problem
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import checksum_problem
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
 from openshell_auto.inventory_model import VarBlock
 from openshell_auto.specs import Specs
@@ -132,13 +132,9 @@ def _format_problems(name: str, value: Any) -> list[str]:
         return [problem]
     if not isinstance(value, str):
         return []
-    if name in SHA256_CHECKSUMS and value and sha256_problem(value):
-        return [f"'{value}' is not a sha256; set it to \"sha256:<64 hex digits>\" or the 64 hex digits alone "
-                "(`sha256sum FILE` of a trusted copy), or leave it empty"]
-    if name in GET_URL_CHECKSUMS and value and (problem := checksum_problem(value)):
-        return [f"'{value[:80]}' is not a get_url checksum ({problem}); use \"<algorithm>:<hex digest>\" e.g. "
-                "sha256:<64 hex digits> or sha512:<128 hex digits>, as ansible.builtin.get_url takes, or leave it "
-                "empty"]
+    kind = "sha256" if name in SHA256_CHECKSUMS else "get_url" if name in GET_URL_CHECKSUMS else None
+    if kind and (problem := checksum_problem(value, kind)):
+        return [problem]
     if name == "k3s_version" and (problem := k3s_version_problem(value)):
         return [problem]
     return []

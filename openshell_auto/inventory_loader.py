@@ -19,7 +19,7 @@ import yaml
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
 from openshell_auto.errors import InputError
-from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, range_size, read_text
+from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, parse_yaml, range_size, read_text
 from openshell_auto.inventory_model import GroupDef, Inventory, VarBlock
 
 GROUP_KEYS = ("hosts", "children", "vars")
@@ -72,21 +72,10 @@ LineLoader.add_constructor("!vault-encrypted", _construct_opaque)
 
 
 def load_yaml(path: Path, what: str = "inventory") -> Any:
-    """Parse YAML keeping key line numbers; errors name file:line and exit 2."""
+    """Parse a YAML file keeping key line numbers; errors (input_files.parse_yaml) name file:line:column, exit 2."""
     hint = "pass an existing file with -i" if what == "inventory" else \
         "pass an existing file with -e @FILE" if what == "extra vars" else "create it or remove the reference"
-    text = read_text(path, what, hint)
-    try:
-        return yaml.load(text, Loader=LineLoader)  # noqa: S506 - SafeLoader subclass
-    except RecursionError as exc:
-        raise InputError(f"{path}: {what} is nested too deeply to read; flatten the structure") from exc
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = " ".join(" ".join(str(p).split()) for p in (exc.context, exc.problem) if p)
-        raise InputError(f"{path}{line}: YAML syntax error: {problem}; fix the YAML at that line") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: YAML error: {exc}; fix the YAML") from exc
+    return parse_yaml(read_text(path, what, hint), path, f"{what} file", LineLoader)
 
 
 def _line(mapping: object, key: str) -> int | None:

@@ -21,10 +21,13 @@ from helpers import ANSIBLE_PLAYBOOK, REPO, ansible_env
 def run_play(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Write an inventory and a playbook into tmp_path and run ansible-playbook on them: the one way
     tests run plays. `inventory` and `playbook` are YAML text (dedented, written to hosts.yml and
-    play.yml) or paths; `extra_vars` goes in as -e @vars.json; `env` is added to ansible_env()."""
+    play.yml) or paths; `args` follow the playbook (--check, --tags, -l, -vv, -e k=v); `extra_vars`
+    goes in as -e @vars.json; `env` is added to ansible_env(). With `on_line`, stderr joins stdout
+    and each line goes to on_line as it comes (to act on the play while it runs)."""
 
     def run(inventory: str | Path, playbook: str | Path, *args: str, extra_vars: Mapping[str, object] | None = None,
-            env: Mapping[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+            env: Mapping[str, str] | None = None, timeout: int = 600,
+            on_line: Callable[[str], None] | None = None) -> subprocess.CompletedProcess[str]:
         def written(value: str | Path, name: str) -> Path:
             if isinstance(value, Path):
                 return value
@@ -37,8 +40,22 @@ def run_play(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         if extra_vars is not None:
             (tmp_path / "vars.json").write_text(json.dumps(extra_vars), encoding="utf-8")
             argv = [*argv, "-e", f"@{tmp_path / 'vars.json'}"]
-        return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=timeout, check=False,
-                              env=ansible_env(**(env or {})))
+        if on_line is None:
+            return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=timeout, check=False,
+                                  env=ansible_env(**(env or {})))
+        lines: list[str] = []
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+                              env=ansible_env(**(env or {}))) as proc:
+            assert proc.stdout is not None
+            try:
+                for line in proc.stdout:
+                    lines.append(line)
+                    on_line(line)
+                proc.wait(timeout=timeout)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+        return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), "")
 
     return run
 

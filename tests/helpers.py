@@ -22,6 +22,9 @@ def ansible_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **extra}
 
 
+# The venv's bin first on PATH: plays that run the CLI's tools or this interpreter by name find them.
+VENV_PATH = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
 # Run the roles as the repo's, without become, one line per result (messages are not wrapped).
 ROLE_TEST_ENV = {"ANSIBLE_ROLES_PATH": str(REPO / "roles"), "ANSIBLE_BECOME": "false",
                  "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}

@@ -13,11 +13,14 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env, recap
+from helpers import ROLE_TEST_ENV, recap
+
+Run = subprocess.CompletedProcess[str]
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,22 +71,15 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_playbook(tmp_path: Path, playbook: str, hosts: dict[str, dict[str, str]], *args: str,
-                 **extra: str) -> subprocess.CompletedProcess[str]:
+def run_playbook(run_play: Callable[..., Run], playbook: str, hosts: dict[str, dict[str, str]], *args: str,
+                 **extra: str) -> Run:
     """ansible-playbook over local-connection hosts (host -> host vars), extra vars as -e."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "play.yml").write_text(playbook)
     lines = ["all:", "  vars:", "    ansible_connection: local", f"    ansible_python_interpreter: {sys.executable}",
              "  children:", "    openshell_servers:", "      hosts:"]
     for host, host_vars in hosts.items():
         lines.append(f"        {host}:" + ("" if host_vars else " {}"))
         lines += [f"          {key}: {json.dumps(value)}" for key, value in host_vars.items()]
-    (tmp_path / "hosts.yml").write_text("\n".join(lines) + "\n")
-    cmd = [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"), *args]
-    for key, value in extra.items():
-        cmd += ["-e", f"{key}={value}"]
-    env = ansible_env(**ROLE_TEST_ENV)
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, check=False)
+    return run_play("\n".join(lines) + "\n", playbook, *args, extra_vars=extra, env=ROLE_TEST_ENV, timeout=240)
 
 
 # --------------------------------------------------------------------------- k3s images archive
@@ -112,14 +108,15 @@ def k3s_host(tmp_path: Path, name: str = "node") -> dict[str, str]:
     return {"k3s_install_dir": str(tmp_path / name / "bin"), "k3s_data_dir": str(tmp_path / name / "data")}
 
 
-def run_k3s(tmp_path: Path, airgap: Path, *args: str, hosts: dict[str, dict[str, str]] | None = None,
+def run_k3s(run_play: Callable[..., Run], tmp_path: Path, airgap: Path, *args: str,
+            hosts: dict[str, dict[str, str]] | None = None,
             **extra: str) -> subprocess.CompletedProcess[str]:
     hosts = hosts or {"node": k3s_host(tmp_path)}
     for host_vars in hosts.values():
         Path(host_vars["k3s_install_dir"]).mkdir(parents=True, exist_ok=True)
     extra = {"k3s_arch": "amd64", "k3s_binary_src": str(airgap / "k3s"),
              "k3s_checksum_src": str(airgap / "sha256sum-amd64.txt"), "k3s_images_src": str(airgap / IMAGES), **extra}
-    return run_playbook(tmp_path, K3S_PLAYBOOK, hosts, *args, **extra)
+    return run_playbook(run_play, K3S_PLAYBOOK, hosts, *args, **extra)
 
 
 def installed_images(tmp_path: Path, name: str = "node") -> Path:
@@ -131,24 +128,24 @@ def assert_nothing_copied(tmp_path: Path, name: str = "node") -> None:
     assert not (tmp_path / name / "data").exists(), "images directory created although the sum is wrong"
 
 
-def test_images_sum_from_the_release_checksum_file(tmp_path: Path, airgap: Path) -> None:
-    check = run_k3s(tmp_path, airgap, "--check")
+def test_images_sum_from_the_release_checksum_file(run_play: Callable[..., Run], tmp_path: Path, airgap: Path) -> None:
+    check = run_k3s(run_play, tmp_path, airgap, "--check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert_nothing_copied(tmp_path)
-    first = run_k3s(tmp_path, airgap)
+    first = run_k3s(run_play, tmp_path, airgap)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "WARNING:" not in first.stdout
     assert installed_images(tmp_path).read_bytes() == (airgap / IMAGES).read_bytes()
     assert recap(first, "node")["changed"] >= 2
-    second = run_k3s(tmp_path, airgap)
+    second = run_k3s(run_play, tmp_path, airgap)
     assert second.returncode == 0, second.stdout + second.stderr
     assert recap(second, "node")["changed"] == 0
 
 
-def test_images_archive_not_matching_the_checksum_file_is_refused(tmp_path: Path, airgap: Path) -> None:
+def test_images_archive_not_matching_the_checksum_file_is_refused(run_play: Callable[..., Run], tmp_path: Path, airgap: Path) -> None:
     good = sha256(airgap / IMAGES)
     sums = write_sums(airgap, "ab" * 32)
-    result = run_k3s(tmp_path, airgap)
+    result = run_k3s(run_play, tmp_path, airgap)
     assert result.returncode != 0
     out = result.stdout
     assert f"k3s_images_src {airgap / IMAGES} has sha256 {good}" in out, out
@@ -157,54 +154,53 @@ def test_images_archive_not_matching_the_checksum_file_is_refused(tmp_path: Path
     assert_nothing_copied(tmp_path)
 
 
-def test_images_checksum_variable_wins_over_the_checksum_file(tmp_path: Path, airgap: Path) -> None:
+def test_images_checksum_variable_wins_over_the_checksum_file(run_play: Callable[..., Run], tmp_path: Path, airgap: Path) -> None:
     good = sha256(airgap / IMAGES)
     # The file lists the right sum, the variable a wrong one: the variable is what counts.
-    result = run_k3s(tmp_path, airgap, k3s_images_checksum=f"sha256:{'cd' * 32}")
+    result = run_k3s(run_play, tmp_path, airgap, k3s_images_checksum=f"sha256:{'cd' * 32}")
     assert result.returncode != 0
     assert f"has sha256 {good} but k3s_images_checksum expects {'cd' * 32}" in result.stdout, result.stdout
     assert "or correct k3s_images_checksum" in result.stdout
     assert_nothing_copied(tmp_path)
     # The file lists a wrong sum, the variable the right one (bare hex, upper case): accepted.
     write_sums(airgap, "ab" * 32)
-    ok = run_k3s(tmp_path, airgap, k3s_images_checksum=good.upper())
+    ok = run_k3s(run_play, tmp_path, airgap, k3s_images_checksum=good.upper())
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert installed_images(tmp_path).read_bytes() == (airgap / IMAGES).read_bytes()
 
 
-def test_images_without_any_sum_are_copied_with_a_warning(tmp_path: Path, airgap: Path) -> None:
+def test_images_without_any_sum_are_copied_with_a_warning(run_play: Callable[..., Run], tmp_path: Path, airgap: Path) -> None:
     write_sums(airgap, None)
-    result = run_k3s(tmp_path, airgap)
+    result = run_k3s(run_play, tmp_path, airgap)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"WARNING: k3s_images_src {airgap / IMAGES} is copied without a checksum check" in result.stdout
     assert f"has no line for {IMAGES}" in result.stdout
     assert installed_images(tmp_path).exists()
 
 
-def test_malformed_images_checksum_is_refused(tmp_path: Path, airgap: Path) -> None:
-    result = run_k3s(tmp_path, airgap, k3s_images_checksum="md5:1234")
+def test_malformed_images_checksum_is_refused(run_play: Callable[..., Run], tmp_path: Path, airgap: Path) -> None:
+    result = run_k3s(run_play, tmp_path, airgap, k3s_images_checksum="md5:1234")
     assert result.returncode != 0
-    assert "k3s_images_checksum must be" in result.stdout, result.stdout
-    assert "got 'md5:1234'" in result.stdout
+    assert "k3s_images_checksum: 'md5:1234' is not a sha256; set it to" in result.stdout, result.stdout
     assert_nothing_copied(tmp_path)
 
 
-def test_missing_images_archive_is_refused_before_any_copy(tmp_path: Path, airgap: Path) -> None:
-    result = run_k3s(tmp_path, airgap, k3s_images_checksum=sha256(airgap / IMAGES),
+def test_missing_images_archive_is_refused_before_any_copy(run_play: Callable[..., Run], tmp_path: Path, airgap: Path) -> None:
+    result = run_k3s(run_play, tmp_path, airgap, k3s_images_checksum=sha256(airgap / IMAGES),
                      k3s_images_src=str(airgap / "nope.tar"))
     assert result.returncode != 0
     assert f"k3s_images_src {airgap / 'nope.tar'} does not exist on the controller" in result.stdout, result.stdout
     assert_nothing_copied(tmp_path)
 
 
-def test_each_host_is_checked_against_its_own_sum(tmp_path: Path, airgap: Path) -> None:
+def test_each_host_is_checked_against_its_own_sum(run_play: Callable[..., Run], tmp_path: Path, airgap: Path) -> None:
     """Hosts sharing one archive: it is hashed once on the controller, and a host whose own
     k3s_images_checksum is wrong fails alone, with nothing copied to it."""
     good = sha256(airgap / IMAGES)
     hosts = {"good": k3s_host(tmp_path, "good"), "bad": {**k3s_host(tmp_path, "bad"),
                                                           "k3s_images_checksum": "0" * 64},
              "plain": k3s_host(tmp_path, "plain")}
-    result = run_k3s(tmp_path, airgap, hosts=hosts)
+    result = run_k3s(run_play, tmp_path, airgap, hosts=hosts)
     # (the play's final meta end_play makes ansible-playbook exit 0 here: the recap tells the hosts apart)
     assert f"has sha256 {good} but k3s_images_checksum expects {'0' * 64}" in result.stdout, result.stdout
     assert recap(result, "bad")["failed"] == 1
@@ -224,8 +220,8 @@ def chart(tmp_path: Path) -> Path:
     return path
 
 
-def run_chart(tmp_path: Path, chart: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return run_playbook(tmp_path, CHART_PLAYBOOK, {"server": {}}, *args,
+def run_chart(run_play: Callable[..., Run], tmp_path: Path, chart: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return run_playbook(run_play, CHART_PLAYBOOK, {"server": {}}, *args,
                         nvidia_device_plugin_chart_src=str(chart),
                         nvidia_device_plugin_static_dir=str(tmp_path / "static"),
                         nvidia_device_plugin_manifest_dir=str(tmp_path / "manifests"),
@@ -233,27 +229,27 @@ def run_chart(tmp_path: Path, chart: Path, *args: str, **extra: str) -> subproce
 
 
 @pytest.mark.parametrize("delivery", ["static", "content"])
-def test_chart_with_good_sum_is_delivered_idempotently(tmp_path: Path, chart: Path, delivery: str) -> None:
+def test_chart_with_good_sum_is_delivered_idempotently(run_play: Callable[..., Run], tmp_path: Path, chart: Path, delivery: str) -> None:
     sum_ = f"sha256:{sha256(chart)}"
-    check = run_chart(tmp_path, chart, "--check", nvidia_device_plugin_chart_checksum=sum_,
+    check = run_chart(run_play, tmp_path, chart, "--check", nvidia_device_plugin_chart_checksum=sum_,
                       nvidia_device_plugin_chart_delivery=delivery)
     assert check.returncode == 0, check.stdout + check.stderr
     assert not (tmp_path / "static").exists() and not (tmp_path / "manifests").exists()
-    first = run_chart(tmp_path, chart, nvidia_device_plugin_chart_checksum=sum_,
+    first = run_chart(run_play, tmp_path, chart, nvidia_device_plugin_chart_checksum=sum_,
                       nvidia_device_plugin_chart_delivery=delivery)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "WARNING:" not in first.stdout
     assert (tmp_path / "manifests" / "nvidia-device-plugin.yaml").exists()
     assert (tmp_path / "static" / chart.name).exists() == (delivery == "static")
-    second = run_chart(tmp_path, chart, nvidia_device_plugin_chart_checksum=sum_,
+    second = run_chart(run_play, tmp_path, chart, nvidia_device_plugin_chart_checksum=sum_,
                        nvidia_device_plugin_chart_delivery=delivery)
     assert second.returncode == 0, second.stdout + second.stderr
     assert recap(second, "server")["changed"] == 0
 
 
 @pytest.mark.parametrize("delivery", ["static", "content"])
-def test_chart_with_wrong_sum_is_refused(tmp_path: Path, chart: Path, delivery: str) -> None:
-    result = run_chart(tmp_path, chart, nvidia_device_plugin_chart_checksum="ef" * 32,
+def test_chart_with_wrong_sum_is_refused(run_play: Callable[..., Run], tmp_path: Path, chart: Path, delivery: str) -> None:
+    result = run_chart(run_play, tmp_path, chart, nvidia_device_plugin_chart_checksum="ef" * 32,
                        nvidia_device_plugin_chart_delivery=delivery)
     assert result.returncode != 0
     assert (f"nvidia_device_plugin_chart_src {chart} has sha256 {sha256(chart)} but "
@@ -262,13 +258,13 @@ def test_chart_with_wrong_sum_is_refused(tmp_path: Path, chart: Path, delivery: 
     assert not (tmp_path / "static").exists() and not (tmp_path / "manifests").exists()
 
 
-def test_chart_without_sum_warns_and_bad_format_fails(tmp_path: Path, chart: Path) -> None:
-    plain = run_chart(tmp_path, chart)
+def test_chart_without_sum_warns_and_bad_format_fails(run_play: Callable[..., Run], tmp_path: Path, chart: Path) -> None:
+    plain = run_chart(run_play, tmp_path, chart)
     assert plain.returncode == 0, plain.stdout + plain.stderr
     assert f"WARNING: nvidia_device_plugin_chart_src {chart} is used without a checksum check" in plain.stdout
-    bad = run_chart(tmp_path / "bad", chart, nvidia_device_plugin_chart_checksum="sha256:xyz")
+    bad = run_chart(run_play, tmp_path / "bad", chart, nvidia_device_plugin_chart_checksum="sha256:xyz")
     assert bad.returncode != 0
-    assert "nvidia_device_plugin_chart_checksum must be" in bad.stdout and "got 'sha256:xyz'" in bad.stdout
+    assert "nvidia_device_plugin_chart_checksum: 'sha256:xyz' is not a sha256" in bad.stdout, bad.stdout
 
 
 # --------------------------------------------------------------------------- device-plugin image
@@ -280,29 +276,29 @@ def image(tmp_path: Path) -> Path:
     return path
 
 
-def run_image(tmp_path: Path, image: Path, hosts: dict[str, dict[str, str]], *args: str,
+def run_image(run_play: Callable[..., Run], image: Path, hosts: dict[str, dict[str, str]], *args: str,
               **extra: str) -> subprocess.CompletedProcess[str]:
-    return run_playbook(tmp_path, IMAGE_PLAYBOOK, hosts, *args, nvidia_device_plugin_image_src=str(image), **extra)
+    return run_playbook(run_play, IMAGE_PLAYBOOK, hosts, *args, nvidia_device_plugin_image_src=str(image), **extra)
 
 
-def test_image_with_good_sum_is_copied_idempotently(tmp_path: Path, image: Path) -> None:
+def test_image_with_good_sum_is_copied_idempotently(run_play: Callable[..., Run], tmp_path: Path, image: Path) -> None:
     hosts = {f"gpu{i}": {"nvidia_device_plugin_images_dir": str(tmp_path / f"gpu{i}")} for i in (1, 2)}
     sum_ = sha256(image)
-    check = run_image(tmp_path, image, hosts, "--check", nvidia_device_plugin_image_checksum=sum_)
+    check = run_image(run_play, image, hosts, "--check", nvidia_device_plugin_image_checksum=sum_)
     assert check.returncode == 0, check.stdout + check.stderr
     assert not (tmp_path / "gpu1").exists()
-    first = run_image(tmp_path, image, hosts, nvidia_device_plugin_image_checksum=sum_)
+    first = run_image(run_play, image, hosts, nvidia_device_plugin_image_checksum=sum_)
     assert first.returncode == 0, first.stdout + first.stderr
     for host in hosts:
         assert (tmp_path / host / image.name).read_bytes() == image.read_bytes()
-    second = run_image(tmp_path, image, hosts, nvidia_device_plugin_image_checksum=sum_)
+    second = run_image(run_play, image, hosts, nvidia_device_plugin_image_checksum=sum_)
     assert second.returncode == 0, second.stdout + second.stderr
     assert all(recap(second, host)["changed"] == 0 for host in hosts)
 
 
-def test_image_with_wrong_sum_is_refused_on_every_host(tmp_path: Path, image: Path) -> None:
+def test_image_with_wrong_sum_is_refused_on_every_host(run_play: Callable[..., Run], tmp_path: Path, image: Path) -> None:
     hosts = {f"gpu{i}": {"nvidia_device_plugin_images_dir": str(tmp_path / f"gpu{i}")} for i in (1, 2)}
-    result = run_image(tmp_path, image, hosts, nvidia_device_plugin_image_checksum=f"sha256:{'12' * 32}")
+    result = run_image(run_play, image, hosts, nvidia_device_plugin_image_checksum=f"sha256:{'12' * 32}")
     assert result.returncode != 0
     assert (f"nvidia_device_plugin_image_src {image} has sha256 {sha256(image)} but "
             f"nvidia_device_plugin_image_checksum expects {'12' * 32}") in result.stdout, result.stdout
@@ -311,8 +307,8 @@ def test_image_with_wrong_sum_is_refused_on_every_host(tmp_path: Path, image: Pa
     assert not (tmp_path / "gpu1").exists() and not (tmp_path / "gpu2").exists()
 
 
-def test_image_without_sum_warns(tmp_path: Path, image: Path) -> None:
-    result = run_image(tmp_path, image, {"gpu1": {"nvidia_device_plugin_images_dir": str(tmp_path / "gpu1")}})
+def test_image_without_sum_warns(run_play: Callable[..., Run], tmp_path: Path, image: Path) -> None:
+    result = run_image(run_play, image, {"gpu1": {"nvidia_device_plugin_images_dir": str(tmp_path / "gpu1")}})
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"WARNING: nvidia_device_plugin_image_src {image} is copied without a checksum check" in result.stdout
     assert (tmp_path / "gpu1" / image.name).exists()

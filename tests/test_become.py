@@ -4,17 +4,18 @@ steps on the controller never escalate there."""
 
 from __future__ import annotations
 
-import json
-import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from helpers import ANSIBLE_PLAYBOOK, REPO
+from helpers import REPO, VENV_PATH
+
+Run = subprocess.CompletedProcess[str]
 
 # Plays that touch no root-owned state on the hosts: classification (in-memory groups), the
 # variable check (on the controller), the preflight (controller-side checksums; platform facts,
@@ -89,29 +90,24 @@ exec "$@"
 """
 
 
-def test_a_play_escalates_with_the_inventorys_become_settings(tmp_path: Path) -> None:
+def test_a_play_escalates_with_the_inventorys_become_settings(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """doctor.yml over a local-connection host whose inventory names its own become_exe and
     become_user: the play escalates through them (before: no escalation at all)."""
     sudo = tmp_path / "fake-sudo"
     sudo.write_text(FAKE_SUDO)
     sudo.chmod(sudo.stat().st_mode | stat.S_IXUSR)
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"srv1": {
+    inventory = yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"srv1": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "openshell_gpu": True,
-        "ansible_become_exe": str(sudo), "ansible_become_user": "root"}}}}}}))
+        "ansible_become_exe": str(sudo), "ansible_become_user": "root"}}}}}})
     double = REPO / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
     kubectl = [sys.executable, str(double), "--nodes", str(REPO / "tests" / "data" / "nodes" / "gpu-on-one-of-three.json"),
                "--state", str(tmp_path / "state")]
     # This machine has no driver: the doctor's verdict would fail the run; only escalation is tested here.
-    (tmp_path / "vars.json").write_text(json.dumps({"openshell_kubectl": kubectl, "openshell_doctor_fail": False}))
     # Ansible skips become when the become user is the connecting user (root running the tests):
     # allow it, so the escalation shows here as it does for a non-root login.
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_BECOME_ALLOW_SAME_USER": "true",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(REPO / "playbooks" / "doctor.yml"),
-                             "-e", f"@{tmp_path / 'vars.json'}"],
-                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    result = run_play(inventory, REPO / "playbooks" / "doctor.yml", timeout=300,
+                      extra_vars={"openshell_kubectl": kubectl, "openshell_doctor_fail": False},
+                      env={"ANSIBLE_BECOME_ALLOW_SAME_USER": "true", **VENV_PATH})
     assert result.returncode == 0, result.stdout + result.stderr
     log = (tmp_path / "sudo.log").read_text() if (tmp_path / "sudo.log").exists() else ""
     assert "user=root" in log.splitlines(), log

@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -403,7 +403,8 @@ def test_a_failing_skopeo_stops_and_leaves_no_archive(upstream: Upstream, tmp_pa
     assert not (outdir / VARS_FILE).exists()
 
 
-def test_the_k3s_role_installs_what_the_bundle_fetched(upstream: Upstream, tmp_path: Path) -> None:
+def test_the_k3s_role_installs_what_the_bundle_fetched(run_play: Callable[..., subprocess.CompletedProcess[str]], upstream: Upstream,
+                                                       tmp_path: Path) -> None:
     """The vars file as the roles read it: the k3s role's controller-side check (binary against its
     line in k3s_checksum_src, images archive against its line) passes and both are installed."""
     from test_airgap_checksums import K3S_PLAYBOOK, k3s_host, recap, run_playbook
@@ -414,7 +415,7 @@ def test_the_k3s_role_installs_what_the_bundle_fetched(upstream: Upstream, tmp_p
     assert code == 0, output
     host = k3s_host(tmp_path)
     Path(host["k3s_install_dir"]).mkdir(parents=True)
-    result = run_playbook(tmp_path / "play", K3S_PLAYBOOK, {"node": host}, "-e", f"@{outdir / VARS_FILE}",
+    result = run_playbook(run_play, K3S_PLAYBOOK, {"node": host}, "-e", f"@{outdir / VARS_FILE}",
                           k3s_arch="amd64")
     assert result.returncode == 0, result.stdout + result.stderr
     assert recap(result, "node")["failed"] == 0
@@ -423,7 +424,8 @@ def test_the_k3s_role_installs_what_the_bundle_fetched(upstream: Upstream, tmp_p
     assert images.read_bytes() == (upstream.k3s_dir() / "k3s-airgap-images-amd64.tar.zst").read_bytes()
 
 
-def test_the_device_plugin_role_accepts_the_bundled_chart(upstream: Upstream, tmp_path: Path) -> None:
+def test_the_device_plugin_role_accepts_the_bundled_chart(run_play: Callable[..., subprocess.CompletedProcess[str]], upstream: Upstream,
+                                                          tmp_path: Path) -> None:
     """The chart path and sha256 the vars file carries pass the role's controller-side check."""
     from test_airgap_checksums import CHART_PLAYBOOK, run_playbook
 
@@ -432,7 +434,7 @@ def test_the_device_plugin_role_accepts_the_bundled_chart(upstream: Upstream, tm
                         *upstream.extra_vars()])
     assert code == 0, output
     play = tmp_path / "play"
-    result = run_playbook(play, CHART_PLAYBOOK, {"server": {}}, "-e", f"@{outdir / VARS_FILE}",
+    result = run_playbook(run_play, CHART_PLAYBOOK, {"server": {}}, "-e", f"@{outdir / VARS_FILE}",
                           nvidia_device_plugin_static_dir=str(play / "static"),
                           nvidia_device_plugin_manifest_dir=str(play / "manifests"), nvidia_device_plugin_wait="false")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -23,7 +23,7 @@ def test_parse_extra_vars(item: str, expected: dict[str, object]) -> None:
     ("novalue", "expected KEY=VALUE"),
     ("1bad=x", "expected KEY=VALUE"),
     ("@/nonexistent/vars.yml", "extra vars file not found"),
-    ("{not: [closed", "not valid YAML/JSON"),
+    ("{not: [closed", "YAML/JSON syntax error in the -e argument"),
 ])
 def test_parse_extra_vars_rejects(item: str, needle: str) -> None:
     with pytest.raises(InputError, match=needle):

@@ -3,8 +3,9 @@ GPUs" (readiness.has_gpus), "these CDI names are missing" (cdi.missing_names, re
 material by material.missing_cdi_names), the CDI names in `nvidia-ctk cdi list` output
 (cdi.listed_names), the driver version in /proc/driver/nvidia/version
 (nvidia_driver.version_from_file), the containerd a k3s release embeds
-(k3s_release.embeds_containerd_1_7), the sha256 format (airgap.sha256_hex) and "the plugin's
-DaemonSet is ready" (device_plugin.daemonset_ready)."""
+(k3s_release.embeds_containerd_1_7), the sha256 format (checksum.sha256_hex; the whole checksum
+rule and its callers are in test_checksum_rule.py) and "the plugin's DaemonSet is ready"
+(device_plugin.daemonset_ready)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import (
     airgap,
     cdi,
+    checksum,
     device_plugin,
     doctor,
     k3s_release,
@@ -164,11 +166,11 @@ def test_embeds_containerd_1_7(release: Any, v17: bool) -> None:
 # --------------------------------------------------------------------------- sha256 format
 def test_sha256_hex() -> None:
     digest = "ab" * 32
-    assert airgap.sha256_hex(digest) == digest
-    assert airgap.sha256_hex(f"sha256:{digest.upper()}") == digest
-    assert airgap.sha256_hex(f"sha256:{digest}", prefix=False) == ""
-    assert airgap.sha256_hex(digest[:-1]) == "" and airgap.sha256_hex(f"md5:{digest}") == ""
-    assert airgap.sha256_hex(f"{digest}\n") == ""
+    assert checksum.sha256_hex(digest) == digest
+    assert checksum.sha256_hex(f"sha256:{digest.upper()}") == digest
+    assert checksum.sha256_hex(f"sha256:{digest}", prefix=False) == ""
+    assert checksum.sha256_hex(digest[:-1]) == "" and checksum.sha256_hex(f"md5:{digest}") == ""
+    assert checksum.sha256_hex(f"{digest}\n") == ""
     assert airgap.sums_line(f"sha256:{digest}  k3s\n{digest.upper()} *k3s-airgap.tar\n", "k3s") == ""
     assert airgap.sums_line(f"{digest.upper()} *k3s-airgap.tar\n", "k3s-airgap.tar") == digest
 

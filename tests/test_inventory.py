@@ -75,7 +75,7 @@ def test_yaml_error_names_the_line(write_inventory: Callable[..., Path]) -> None
         """)
     with pytest.raises(InputError) as info:
         load_inventory(path)
-    assert info.value.messages[0].startswith(f"{path}:6: YAML syntax error")
+    assert info.value.messages[0].startswith(f"{path}:6:8: YAML/JSON syntax error in the inventory file")
 
 
 def test_example_inventory_classified() -> None:

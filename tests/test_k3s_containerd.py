@@ -12,12 +12,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import ANSIBLE_PLAYBOOK, ansible_env
 
 
 
@@ -49,20 +48,16 @@ VERSIONS = {
 }
 
 
-def test_containerd_cdi_template_decision(tmp_path: Path) -> None:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
+def test_containerd_cdi_template_decision(run_play: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    inventory = (
         "all:\n  vars:\n    ansible_connection: local\n"
         f"    ansible_python_interpreter: {sys.executable}\n"
         "  children:\n    openshell_role_gpu:\n      hosts:\n        gpu: {}\n"
         "    openshell_role_agent:\n      hosts:\n        gpu: {}\n        cpu: {}\n"
     )
-    playbook = tmp_path / "decide.yml"
-    playbook.write_text(DECISION_PLAYBOOK % {"vars": REPO / "roles" / "k3s" / "vars" / "main.yml",
-                                             "versions": json.dumps(list(VERSIONS))})
-    env = ansible_env()
-    run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
-                         env=env, timeout=120, check=False)
+    playbook = DECISION_PLAYBOOK % {"vars": REPO / "roles" / "k3s" / "vars" / "main.yml",
+                                    "versions": json.dumps(list(VERSIONS))}
+    run = run_play(inventory, playbook, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     seen = {(host, version): decision == "True"
             for host, version, decision in re.findall(r"DECISION (\S+) (\S+) (True|False)", run.stdout)}

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import ANSIBLE_PLAYBOOK, ansible_env
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "plugins" / "filter" / "k3s_containerd.py"
+Run = subprocess.CompletedProcess[str]
 
 PLAYBOOK = """
 - hosts: localhost
@@ -42,34 +42,22 @@ def _plugin():  # type: ignore[no-untyped-def]
     return module
 
 
-def _run(tmp_path: Path, retries: int = 10,
-         on_first_retry: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(run_play: Callable[..., Run], tmp_path: Path, retries: int = 10,
+         on_first_retry: Callable[[], None] | None = None) -> Run:
     """Runs the play; on_first_retry (k3s writing its config) runs once the role has looked, found
     nothing usable and said RETRYING, however loaded the machine is."""
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
+    inventory = (
         "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
         "  hosts:\n    localhost:\n      ansible_connection: local\n"
         f"      ansible_python_interpreter: {sys.executable}\n"
         f"      k3s_data_dir: {tmp_path / 'data'}\n      k3s_ready_retries: {retries}\n      k3s_ready_delay: 1\n")
-    playbook = tmp_path / "rendered.yml"
-    playbook.write_text(PLAYBOOK)
-    argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)]
-    lines: list[str] = []
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=ansible_env()) as proc:
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                lines.append(line)
-                if on_first_retry is not None and "RETRYING" in line:
-                    on_first_retry()
-                    on_first_retry = None
-            proc.wait(timeout=180)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), "")
+    pending = [on_first_retry] if on_first_retry is not None else []
+
+    def on_line(line: str) -> None:
+        if pending and "RETRYING" in line:
+            pending.pop()()
+
+    return run_play(inventory, PLAYBOOK, timeout=180, on_line=on_line)
 
 
 def _ctd(tmp_path: Path) -> Path:
@@ -78,15 +66,15 @@ def _ctd(tmp_path: Path) -> Path:
     return ctd
 
 
-def test_waits_for_a_config_k3s_has_not_written_yet(tmp_path: Path) -> None:
+def test_waits_for_a_config_k3s_has_not_written_yet(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """No template, no config.toml yet: the role waits until k3s writes it."""
     ctd = _ctd(tmp_path)
-    run = _run(tmp_path, on_first_retry=lambda: (ctd / "config.toml").write_text(BASE.format(n=2)))
+    run = _run(run_play, tmp_path, on_first_retry=lambda: (ctd / "config.toml").write_text(BASE.format(n=2)))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" in run.stdout and "READ # start 2" in run.stdout
 
 
-def test_waits_until_the_config_comes_from_the_current_template(tmp_path: Path) -> None:
+def test_waits_until_the_config_comes_from_the_current_template(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """This role's template with fingerprint F on disk, config.toml still rendered from the previous
     one (fingerprint G): the role waits for the rendering with F."""
     plugin = _plugin()
@@ -95,22 +83,22 @@ def test_waits_until_the_config_comes_from_the_current_template(tmp_path: Path) 
     new = plugin.k3s_cdi_template(BASE.format(n=2), "b" * 64, ["/etc/cdi"])
     (ctd / "config.toml.tmpl").write_text(new)
     (ctd / "config.toml").write_text(old)  # stale: rendered before the restart
-    run = _run(tmp_path, on_first_retry=lambda: (ctd / "config.toml").write_text(new))
+    run = _run(run_play, tmp_path, on_first_retry=lambda: (ctd / "config.toml").write_text(new))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" in run.stdout and "READ # start 2" in run.stdout
 
 
-def test_fails_with_the_journal_hint_when_k3s_never_writes_it(tmp_path: Path) -> None:
+def test_fails_with_the_journal_hint_when_k3s_never_writes_it(run_play: Callable[..., Run], tmp_path: Path) -> None:
     _ctd(tmp_path)
-    run = _run(tmp_path, retries=2)
+    run = _run(run_play, tmp_path, retries=2)
     assert run.returncode != 0
     assert "k3s did not write" in run.stdout and "journalctl -u k3s" in run.stdout
 
 
-def test_a_user_template_is_not_waited_on(tmp_path: Path) -> None:
+def test_a_user_template_is_not_waited_on(run_play: Callable[..., Run], tmp_path: Path) -> None:
     ctd = _ctd(tmp_path)
     (ctd / "config.toml.tmpl").write_text('{{ template "base" . }}\n# mine\n')
     (ctd / "config.toml").write_text(BASE.format(n=7))
-    run = _run(tmp_path)
+    run = _run(run_play, tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" not in run.stdout and "READ # start 7" in run.stdout

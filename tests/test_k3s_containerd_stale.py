@@ -5,12 +5,14 @@ own template is left alone."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+from helpers import ROLE_TEST_ENV
+
+Run = subprocess.CompletedProcess[str]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,26 +35,22 @@ PLAYBOOK = """
 ROLE_TEMPLATE = "# openshell-auto: k3s role, containerd 1.7 CDI template\n# fingerprint: abc123\nversion = 2\n"
 
 
-def _run(tmp_path: Path, template: str | None) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _run(run_play: Callable[..., Run], tmp_path: Path, template: str | None) -> tuple[Run, Path]:
     role = REPO / "roles" / "k3s"
     data = tmp_path / "data"
     tmpl = data / "agent" / "etc" / "containerd" / "config.toml.tmpl"
     tmpl.parent.mkdir(parents=True)
     if template is not None:
         tmpl.write_text(template)
-    (tmp_path / "play.yml").write_text(PLAYBOOK.format(
+    playbook = PLAYBOOK.format(
         shared=REPO / "roles" / "openshell" / "defaults/main.yml", defaults=role / "defaults/main.yml", role_vars=role / "vars/main.yml", restarts=tmp_path / "restarts",
-        tasks=role / "tasks/cdi_template_drop_stale.yml"))
-    (tmp_path / "hosts.yml").write_text(
-        "all:\n  children:\n    openshell_role_server:\n      hosts:\n        localhost:\n"
-        f"          ansible_connection: local\n          ansible_python_interpreter: {sys.executable}\n")
+        tasks=role / "tasks/cdi_template_drop_stale.yml")
+    inventory = ("all:\n  children:\n    openshell_role_server:\n      hosts:\n        localhost:\n"
+                 f"          ansible_connection: local\n          ansible_python_interpreter: {sys.executable}\n")
     # Extra vars: the play loads the role's defaults and vars as vars_files, above inventory values.
-    (tmp_path / "vars.json").write_text(json.dumps({
+    run = run_play(inventory, playbook, timeout=300, env=ROLE_TEST_ENV, extra_vars={
         "k3s_data_dir": str(data), "k3s_config_dir": str(tmp_path / "etc"), "openshell_first_server": "localhost",
-        "k3s_api_endpoint": "127.0.0.1"}))
-    run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), "-e", f"@{tmp_path / 'vars.json'}",
-                          str(tmp_path / "play.yml")],
-                         capture_output=True, text=True, env=ansible_env(**ROLE_TEST_ENV), timeout=300, check=False)
+        "k3s_api_endpoint": "127.0.0.1"})
     return run, tmpl
 
 
@@ -61,20 +59,20 @@ def _restarts(tmp_path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
-def test_no_template_needed_none_held_skips_the_fingerprint_in_one_step(tmp_path: Path) -> None:
-    run, tmpl = _run(tmp_path, None)
+def test_no_template_needed_none_held_skips_the_fingerprint_in_one_step(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    run, tmpl = _run(run_play, tmp_path, None)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Checksum what k3s renders" not in run.stdout
     assert not tmpl.exists() and _restarts(tmp_path) == 0
 
 
-def test_a_role_template_no_longer_needed_is_removed_and_k3s_restarts(tmp_path: Path) -> None:
-    run, tmpl = _run(tmp_path, ROLE_TEMPLATE)
+def test_a_role_template_no_longer_needed_is_removed_and_k3s_restarts(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    run, tmpl = _run(run_play, tmp_path, ROLE_TEMPLATE)
     assert run.returncode == 0, run.stdout + run.stderr
     assert not tmpl.exists() and _restarts(tmp_path) == 1
 
 
-def test_the_users_template_is_left_alone(tmp_path: Path) -> None:
-    run, tmpl = _run(tmp_path, "version = 2\n# mine\n")
+def test_the_users_template_is_left_alone(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    run, tmpl = _run(run_play, tmp_path, "version = 2\n# mine\n")
     assert run.returncode == 0, run.stdout + run.stderr
     assert tmpl.read_text() == "version = 2\n# mine\n" and _restarts(tmp_path) == 0

@@ -9,6 +9,7 @@ import json
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ import yaml
 
 from helpers import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env, recap
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import gather, k3s_network
+
+Run = subprocess.CompletedProcess[str]
 
 PASSWORD = "reg-pass-5c1e"
 PROXY_PASSWORD = "proxy-pass-77ab"
@@ -93,24 +96,21 @@ PLAYBOOK = """
 """
 
 
-def converge(tmp_path: Path, *flags: str, **variables: object) -> subprocess.CompletedProcess[str]:
+def converge(run_play: Callable[..., Run], tmp_path: Path, *flags: str, **variables: object) -> Run:
     role = REPO / "roles" / "k3s"
-    (tmp_path / "play.yml").write_text(PLAYBOOK.format(
+    playbook = PLAYBOOK.format(
         defaults=role / "defaults/main.yml", role_vars=role / "vars/main.yml", restarts=tmp_path / "restarts",
-        tasks=role / "tasks/registry_access.yml"))
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
+        tasks=role / "tasks/registry_access.yml")
+    inventory = yaml.safe_dump({"all": {"children": {
         "openshell_role_server": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_host": "10.0.0.10",
                                                           "ansible_python_interpreter": sys.executable}}},
-        "openshell_role_agent": {"hosts": {"gpu1": {"ansible_host": "10.0.0.21"}}}}}}))
+        "openshell_role_agent": {"hosts": {"gpu1": {"ansible_host": "10.0.0.21"}}}}}})
     (tmp_path / "etc").mkdir(exist_ok=True)
     if not (tmp_path / "templates").exists():  # the play sits beside the role's templates, as the role finds them
         (tmp_path / "templates").symlink_to(role / "templates")
     base = {"k3s_config_dir": str(tmp_path / "etc"), "__k3s_env_file": str(tmp_path / "default-k3s"),
             "openshell_first_server": "localhost", "k3s_api_endpoint": "api.example.internal"}
-    (tmp_path / "vars.json").write_text(json.dumps({**base, **variables}))
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), "-e", f"@{tmp_path / 'vars.json'}",
-                           *flags, str(tmp_path / "play.yml")], capture_output=True, text=True,
-                          env=ansible_env(**ROLE_TEST_ENV), timeout=300, check=False)
+    return run_play(inventory, playbook, *flags, extra_vars={**base, **variables}, env=ROLE_TEST_ENV, timeout=300)
 
 
 def restarts(tmp_path: Path) -> int:
@@ -122,9 +122,9 @@ REGISTRIES = {"mirrors": {"docker.io": {"endpoint": ["https://mirror.example.int
               "configs": {"mirror.example.internal:5000": {"auth": {"username": "puller", "password": PASSWORD}}}}
 
 
-def test_proxy_and_registries_written_0600_idempotent_restart_on_change_removed_when_unset(tmp_path: Path) -> None:
+def test_proxy_and_registries_written_0600_idempotent_restart_on_change_removed_when_unset(run_play: Callable[..., Run], tmp_path: Path) -> None:
     proxy = f"http://user:{PROXY_PASSWORD}@proxy.example.com:3128"
-    first = converge(tmp_path, "--diff", "-v", k3s_https_proxy=proxy, k3s_no_proxy=[".corp.example"],
+    first = converge(run_play, tmp_path, "--diff", "-v", k3s_https_proxy=proxy, k3s_no_proxy=[".corp.example"],
                      k3s_registries=REGISTRIES)
     assert first.returncode == 0, first.stdout + first.stderr
     assert PASSWORD not in first.stdout + first.stderr and PROXY_PASSWORD not in first.stdout + first.stderr
@@ -138,20 +138,20 @@ def test_proxy_and_registries_written_0600_idempotent_restart_on_change_removed_
     assert yaml.safe_load(registries.read_text()) == REGISTRIES  # as k3s parses it
     assert restarts(tmp_path) == 1
 
-    again = converge(tmp_path, k3s_https_proxy=proxy, k3s_no_proxy=[".corp.example"], k3s_registries=REGISTRIES)
+    again = converge(run_play, tmp_path, k3s_https_proxy=proxy, k3s_no_proxy=[".corp.example"], k3s_registries=REGISTRIES)
     assert recap(again, "localhost")["changed"] == 0 and restarts(tmp_path) == 1
 
-    changed = converge(tmp_path, k3s_https_proxy=proxy, k3s_registries=REGISTRIES,
+    changed = converge(run_play, tmp_path, k3s_https_proxy=proxy, k3s_registries=REGISTRIES,
                        k3s_extra_config={"cluster-cidr": "10.1.0.0/16,fd00:1::/56"})
     assert changed.returncode == 0 and restarts(tmp_path) == 2
     assert "10.1.0.0/16,fd00:1::/56,10.43.0.0/16" in env_file.read_text()
 
-    unset = converge(tmp_path)
+    unset = converge(run_play, tmp_path)
     assert unset.returncode == 0 and not env_file.exists() and not registries.exists() and restarts(tmp_path) == 3
-    assert recap(converge(tmp_path), "localhost")["changed"] == 0 and restarts(tmp_path) == 3
+    assert recap(converge(run_play, tmp_path), "localhost")["changed"] == 0 and restarts(tmp_path) == 3
 
 
-def test_a_vaulted_password_is_written_decrypted(tmp_path: Path) -> None:
+def test_a_vaulted_password_is_written_decrypted(run_play: Callable[..., Run], tmp_path: Path) -> None:
     vault = Path(ANSIBLE_PLAYBOOK).with_name("ansible-vault")
     (tmp_path / "vault-pass").write_text("test-vault-password\n")
     encrypted = subprocess.run([str(vault), "encrypt_string", "--vault-password-file", str(tmp_path / "vault-pass"),
@@ -160,7 +160,7 @@ def test_a_vaulted_password_is_written_decrypted(tmp_path: Path) -> None:
     body = "\n".join("          " + line.strip() for line in encrypted.splitlines()[1:] if line.strip())
     (tmp_path / "vault-vars.yml").write_text('k3s_registries:\n  configs:\n    "mirror.example.internal:5000":\n'
                                              f"      auth:\n        username: puller\n        password: !vault |\n{body}\n")
-    result = converge(tmp_path, "--vault-password-file", str(tmp_path / "vault-pass"), "-e",
+    result = converge(run_play, tmp_path, "--vault-password-file", str(tmp_path / "vault-pass"), "-e",
                       f"@{tmp_path / 'vault-vars.yml'}")
     assert result.returncode == 0, result.stdout + result.stderr
     written = yaml.safe_load((tmp_path / "etc" / "registries.yaml").read_text())
@@ -168,12 +168,12 @@ def test_a_vaulted_password_is_written_decrypted(tmp_path: Path) -> None:
                                                                              "password": PASSWORD}}}}
 
 
-def test_credentials_stay_out_of_the_runner_artifacts(tmp_path: Path) -> None:
+def test_credentials_stay_out_of_the_runner_artifacts(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """The CLI's runner (openshell_auto/runner.py) keeps every event of a run in its artifacts: the
     written files' contents, their diff and the values behind them must not be among them."""
     from openshell_auto.runner import run_playbook
 
-    converge(tmp_path)  # writes the play, inventory and the templates link; nothing set yet
+    converge(run_play, tmp_path)  # writes the play, inventory and the templates link; nothing set yet
     variables = json.loads((tmp_path / "vars.json").read_text())
     variables.update(k3s_https_proxy=f"http://user:{PROXY_PASSWORD}@proxy.example.com:3128", k3s_registries=REGISTRIES)
     result = run_playbook(tmp_path / "play.yml", tmp_path / "hosts.yml", extra_vars=variables, diff=True,
@@ -187,8 +187,8 @@ def test_credentials_stay_out_of_the_runner_artifacts(tmp_path: Path) -> None:
         assert PASSWORD not in text and PROXY_PASSWORD not in text, path
 
 
-def test_check_mode_on_a_fresh_host_changes_nothing(tmp_path: Path) -> None:
-    result = converge(tmp_path, "--check", k3s_http_proxy="http://proxy:3128", k3s_registries=REGISTRIES)
+def test_check_mode_on_a_fresh_host_changes_nothing(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    result = converge(run_play, tmp_path, "--check", k3s_http_proxy="http://proxy:3128", k3s_registries=REGISTRIES)
     assert result.returncode == 0, result.stdout
     assert not (tmp_path / "default-k3s").exists() and not (tmp_path / "etc" / "registries.yaml").exists()
 
@@ -210,16 +210,13 @@ SETTINGS = """
     ({"k3s_registries": {"mirrors": {"docker.io": {"endpoint": ["ftp://m"]}}}}, "mirrors.docker.io.endpoint"),
     ({"k3s_https_proxy": f"http://u:{PROXY_PASSWORD} @p:3128"}, "u:***@p:3128"),
 ])
-def test_role_refuses_bad_values_before_anything_changes(tmp_path: Path, variables: dict[str, object],
+def test_role_refuses_bad_values_before_anything_changes(run_play: Callable[..., Run], variables: dict[str, object],
                                                          problem: str) -> None:
-    (tmp_path / "play.yml").write_text(SETTINGS)
-    (tmp_path / "hosts.yml").write_text("all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost:\n"
-                                        f"          ansible_connection: local\n"
-                                        f"          ansible_python_interpreter: {sys.executable}\n")
-    (tmp_path / "vars.json").write_text(json.dumps({"openshell_first_server": "localhost", **variables}))
-    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), "-e", f"@{tmp_path / 'vars.json'}",
-                             str(tmp_path / "play.yml")], capture_output=True, text=True,
-                            env=ansible_env(**ROLE_TEST_ENV), timeout=300, check=False)
+    inventory = ("all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost:\n"
+                 f"          ansible_connection: local\n"
+                 f"          ansible_python_interpreter: {sys.executable}\n")
+    result = run_play(inventory, SETTINGS, extra_vars={"openshell_first_server": "localhost", **variables},
+                      env=ROLE_TEST_ENV, timeout=300)
     assert result.returncode == 2, result.stdout
     assert problem in result.stdout and PROXY_PASSWORD not in result.stdout
 

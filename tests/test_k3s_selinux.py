@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import yaml
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_selinux import k3s_selinux_plan
 
-from helpers import ANSIBLE_PLAYBOOK, REPO, ROLE_TEST_ENV, ansible_env
+from helpers import REPO, ROLE_TEST_ENV
+
+Run = subprocess.CompletedProcess[str]
 
 ENFORCING = {"status": "enabled", "mode": "enforcing", "type": "targeted", "config_mode": "enforcing"}
 PERMISSIVE = {"status": "enabled", "mode": "permissive", "type": "targeted", "config_mode": "permissive"}
@@ -81,19 +84,18 @@ PLAYBOOK = """
 """
 
 
-def run_decision(tmp_path: Path, facts: dict[str, Any], **extra: str) -> subprocess.CompletedProcess[str]:
-    playbook = tmp_path / "selinux.yml"
-    playbook.write_text(PLAYBOOK.format(selinux=json.dumps(facts["selinux"]), os_family=facts["os_family"],
-                                        distribution=facts["distribution"],
-                                        major=facts["distribution_major_version"]))
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}}}))
-    args = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)]
-    for key, value in extra.items():
-        args += ["-e", f"{key}={value}"]
-    return subprocess.run(args, capture_output=True, text=True, env=ansible_env(**ROLE_TEST_ENV), timeout=240,
-                          check=False)
+@pytest.fixture
+def run_decision(run_play: Callable[..., Run]) -> Callable[..., Run]:
+    """The role's decision tasks on localhost with `facts`; keyword arguments are extra vars."""
+
+    def run(facts: dict[str, Any], **extra: str) -> Run:
+        playbook = PLAYBOOK.format(selinux=json.dumps(facts["selinux"]), os_family=facts["os_family"],
+                                   distribution=facts["distribution"], major=facts["distribution_major_version"])
+        inventory = yaml.safe_dump({"all": {"children": {"openshell_servers": {"hosts": {"localhost": {
+            "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}}})
+        return run_play(inventory, playbook, timeout=240, env=ROLE_TEST_ENV, extra_vars=extra or None)
+
+    return run
 
 
 def plan_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
@@ -102,24 +104,25 @@ def plan_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     return json.loads(match.group(1).replace('\\"', '"'))
 
 
-def test_role_on_an_enforcing_rhel_host_installs_the_policy(tmp_path: Path) -> None:
-    result = run_decision(tmp_path, {**RHEL9, "selinux": ENFORCING})
+def test_role_on_an_enforcing_rhel_host_installs_the_policy(run_decision: Callable[..., Run]) -> None:
+    result = run_decision({**RHEL9, "selinux": ENFORCING})
     assert result.returncode == 0, result.stdout + result.stderr
     assert plan_of(result) == {"action": "install", "source": "repo", "el": "el9"}
 
 
-def test_role_on_an_enforcing_debian_host_refuses_before_any_change(tmp_path: Path) -> None:
-    result = run_decision(tmp_path, {**DEBIAN, "selinux": ENFORCING})
+def test_role_on_an_enforcing_debian_host_refuses_before_any_change(run_decision: Callable[..., Run]) -> None:
+    result = run_decision({**DEBIAN, "selinux": ENFORCING})
     assert result.returncode != 0
     assert "localhost: SELinux is enforcing on this Debian host" in result.stdout, result.stdout
     assert "Nothing was changed." in result.stdout
     assert "changed=0" in result.stdout
 
 
-def test_role_air_gapped_rhel_host_without_the_key_is_refused(tmp_path: Path) -> None:
+def test_role_air_gapped_rhel_host_without_the_key_is_refused(run_decision: Callable[..., Run],
+                                                             tmp_path: Path) -> None:
     rpm = tmp_path / "k3s-selinux-1.6-1.el9.noarch.rpm"
     rpm.write_bytes(b"rpm")
-    result = run_decision(tmp_path, {**ROCKY8, "selinux": ENFORCING}, k3s_selinux_rpm_src=str(rpm))
+    result = run_decision({**ROCKY8, "selinux": ENFORCING}, k3s_selinux_rpm_src=str(rpm))
     assert result.returncode != 0
     assert f"localhost: k3s_selinux_rpm_src {rpm} needs k3s_selinux_gpg_key_src" in result.stdout, result.stdout
 

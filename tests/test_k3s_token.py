@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+import pytest
+
+from helpers import ROLE_TEST_ENV
+
+Run = subprocess.CompletedProcess[str]
 
 PLAYBOOK = """
 - hosts: {hosts}
@@ -28,28 +33,31 @@ PLAYBOOK = """
 """
 
 
-def _run(tmp_path: Path, hosts: str = "all", **extra: str) -> subprocess.CompletedProcess[str]:
-    config, out = tmp_path / "k3s", tmp_path / "out"
-    config.mkdir(exist_ok=True)
-    out.mkdir(exist_ok=True)
-    common = (f"ansible_connection: local, ansible_python_interpreter: {sys.executable}, "
-              f"k3s_config_dir: {config}, openshell_first_server: srv"
-              + "".join(f", {k}: {v}" for k, v in extra.items()))
-    (tmp_path / "hosts.yml").write_text(
-        "all:\n  children:\n"
-        f"    openshell_servers:\n      hosts:\n        srv: {{ansible_host: 127.0.0.1, {common}}}\n"
-        f"    openshell_agents:\n      hosts:\n        agt: {{ansible_host: 127.0.0.2, {common}}}\n")
-    (tmp_path / "play.yml").write_text(PLAYBOOK.format(hosts=hosts, out=out))
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
-                          capture_output=True, text=True, env=ansible_env(**ROLE_TEST_ENV), timeout=300, check=False)
+@pytest.fixture
+def run_token(run_play: Callable[..., Run], tmp_path: Path) -> Callable[..., Run]:
+    """token.yml on `hosts`; keyword arguments are host variables of both hosts."""
+
+    def run(hosts: str = "all", **extra: str) -> Run:
+        config, out = tmp_path / "k3s", tmp_path / "out"
+        config.mkdir(exist_ok=True)
+        out.mkdir(exist_ok=True)
+        common = (f"ansible_connection: local, ansible_python_interpreter: {sys.executable}, "
+                  f"k3s_config_dir: {config}, openshell_first_server: srv"
+                  + "".join(f", {k}: {v}" for k, v in extra.items()))
+        inventory = ("all:\n  children:\n"
+                     f"    openshell_servers:\n      hosts:\n        srv: {{ansible_host: 127.0.0.1, {common}}}\n"
+                     f"    openshell_agents:\n      hosts:\n        agt: {{ansible_host: 127.0.0.2, {common}}}\n")
+        return run_play(inventory, PLAYBOOK.format(hosts=hosts, out=out), timeout=300, env=ROLE_TEST_ENV)
+
+    return run
 
 
 def _settled(tmp_path: Path, host: str) -> str:
     return (tmp_path / "out" / host).read_text()
 
 
-def test_fresh_cluster_in_one_play_generates_one_token_for_all(tmp_path: Path) -> None:
-    run = _run(tmp_path)
+def test_fresh_cluster_in_one_play_generates_one_token_for_all(run_token: Callable[..., Run], tmp_path: Path) -> None:
+    run = run_token()
     assert run.returncode == 0, run.stdout + run.stderr
     token = _settled(tmp_path, "srv")
     assert len(token) == 48 and token.isalnum()
@@ -57,27 +65,27 @@ def test_fresh_cluster_in_one_play_generates_one_token_for_all(tmp_path: Path) -
     assert token not in run.stdout + run.stderr
 
 
-def test_the_stored_token_is_kept_and_an_agent_alone_reads_it_from_the_first_server(tmp_path: Path) -> None:
+def test_the_stored_token_is_kept_and_an_agent_alone_reads_it_from_the_first_server(run_token: Callable[..., Run], tmp_path: Path) -> None:
     (tmp_path / "k3s").mkdir()
     (tmp_path / "k3s" / "token").write_text("stored0token\n")
-    run = _run(tmp_path)
+    run = run_token()
     assert run.returncode == 0, run.stdout + run.stderr
     assert _settled(tmp_path, "srv") == _settled(tmp_path, "agt") == "stored0token"
-    alone = _run(tmp_path, hosts="agt")
+    alone = run_token(hosts="agt")
     assert alone.returncode == 0, alone.stdout + alone.stderr
     assert _settled(tmp_path, "agt") == "stored0token"
     assert "stored0token" not in run.stdout + run.stderr + alone.stdout + alone.stderr
 
 
-def test_an_agent_alone_fails_when_the_first_server_has_no_token(tmp_path: Path) -> None:
-    run = _run(tmp_path, hosts="agt")
+def test_an_agent_alone_fails_when_the_first_server_has_no_token(run_token: Callable[..., Run], tmp_path: Path) -> None:
+    run = run_token(hosts="agt")
     assert run.returncode != 0
     assert not (tmp_path / "out" / "agt").exists()
 
 
-def test_k3s_token_wins(tmp_path: Path) -> None:
+def test_k3s_token_wins(run_token: Callable[..., Run], tmp_path: Path) -> None:
     (tmp_path / "k3s").mkdir()
     (tmp_path / "k3s" / "token").write_text("stored0token\n")
-    run = _run(tmp_path, k3s_token="vault0token")
+    run = run_token(k3s_token="vault0token")
     assert run.returncode == 0, run.stdout + run.stderr
     assert _settled(tmp_path, "srv") == _settled(tmp_path, "agt") == "vault0token"

@@ -14,9 +14,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+import pytest
+
+from helpers import ROLE_TEST_ENV, ansible_env
+
+Run = subprocess.CompletedProcess[str]
 
 START = "Fri 2026-11-27 07:52:53 UTC"  # what systemctl prints for the running k3s
 OLD, NEW = "v1.35.2+k3s1", "v1.35.3+k3s1"
@@ -65,82 +70,81 @@ def _node(heartbeat: str, version: str, ready: str = "True") -> str:
     })
 
 
-def _run(tmp_path: Path, node: str, retries: int = 10, later: str | None = None,
-         start: str = START) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def run_wait(run_play: Callable[..., Run], tmp_path: Path) -> Callable[..., Run]:
     """Run wait_ready.yml; the API answers `node`, and `later` from the second question on."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    node_file = tmp_path / "node.json"
-    node_file.write_text(node)
-    (bin_dir / "systemctl").write_text(SYSTEMCTL.format(start=start, unit="k3s"))
-    (bin_dir / "k3s").write_text(K3S.format(python=sys.executable, node=str(node_file)))
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
-        "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
-        "  hosts:\n    localhost:\n      ansible_connection: local\n"
-        f"      ansible_python_interpreter: {sys.executable}\n"
-        "      openshell_first_server: localhost\n      k3s_api_endpoint: 127.0.0.1\n"
-        f"      k3s_install_dir: {bin_dir}\n      k3s_version: {NEW}\n"
-        f"      k3s_ready_retries: {retries}\n      k3s_ready_delay: 1\n")
-    playbook = tmp_path / "wait.yml"
-    playbook.write_text(PLAYBOOK)
-    if later is not None:
-        (tmp_path / "node.json.later").write_text(later)
-    env = ansible_env(**ROLE_TEST_ENV, PATH=f"{bin_dir}:{ansible_env()['PATH']}")
-    run = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True,
-                         text=True, env=env, timeout=180, check=False)
+
+    def run(node: str, retries: int = 10, later: str | None = None, start: str = START) -> Run:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        node_file = tmp_path / "node.json"
+        node_file.write_text(node)
+        (bin_dir / "systemctl").write_text(SYSTEMCTL.format(start=start, unit="k3s"))
+        (bin_dir / "k3s").write_text(K3S.format(python=sys.executable, node=str(node_file)))
+        for tool in bin_dir.iterdir():
+            tool.chmod(0o755)
+        inventory = (
+            "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
+            "  hosts:\n    localhost:\n      ansible_connection: local\n"
+            f"      ansible_python_interpreter: {sys.executable}\n"
+            "      openshell_first_server: localhost\n      k3s_api_endpoint: 127.0.0.1\n"
+            f"      k3s_install_dir: {bin_dir}\n      k3s_version: {NEW}\n"
+            f"      k3s_ready_retries: {retries}\n      k3s_ready_delay: 1\n")
+        if later is not None:
+            (tmp_path / "node.json.later").write_text(later)
+        return run_play(inventory, PLAYBOOK, timeout=180,
+                        env={**ROLE_TEST_ENV, "PATH": f"{bin_dir}:{ansible_env()['PATH']}"})
+
     return run
 
 
-def test_waits_past_the_ready_left_from_before_the_restart(tmp_path: Path) -> None:
+def test_waits_past_the_ready_left_from_before_the_restart(run_wait: Callable[..., Run]) -> None:
     """Ready on the old release with a heartbeat from before this start: the role keeps asking until
     the new process posts (fresh heartbeat, new release)."""
-    run = _run(tmp_path, _node("2026-11-27T07:52:40Z", OLD),
+    run = run_wait(_node("2026-11-27T07:52:40Z", OLD),
                later=_node("2026-11-27T07:52:58Z", NEW))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" in run.stdout
 
 
-def test_a_fresh_heartbeat_passes_at_once(tmp_path: Path) -> None:
-    run = _run(tmp_path, _node("2026-11-27T07:52:58Z", NEW))
+def test_a_fresh_heartbeat_passes_at_once(run_wait: Callable[..., Run]) -> None:
+    run = run_wait(_node("2026-11-27T07:52:58Z", NEW))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "RETRYING" not in run.stdout
 
 
-def test_a_heartbeat_in_the_second_of_the_start_does_not_count(tmp_path: Path) -> None:
+def test_a_heartbeat_in_the_second_of_the_start_does_not_count(run_wait: Callable[..., Run]) -> None:
     """Both sides have whole seconds: a post in the second of the restart may be the old process's."""
-    run = _run(tmp_path, _node("2026-11-27T07:52:53Z", NEW), retries=2)
+    run = run_wait(_node("2026-11-27T07:52:53Z", NEW), retries=2)
     assert run.returncode != 0
     assert "last heartbeat 2026-11-27T07:52:53Z" in run.stdout
     assert "this start of k3s: 2026-11-27T07:52:53Z" in run.stdout
 
 
-def test_the_wrong_release_fails_naming_both(tmp_path: Path) -> None:
+def test_the_wrong_release_fails_naming_both(run_wait: Callable[..., Run]) -> None:
     """The running k3s posts, Ready, but on another release than the role installed."""
-    run = _run(tmp_path, _node("2026-11-27T07:52:58Z", OLD), retries=2)
+    run = run_wait(_node("2026-11-27T07:52:58Z", OLD), retries=2)
     assert run.returncode != 0
     assert f"release {OLD} (wanted {NEW})" in run.stdout
     assert "journalctl -u k3s" in run.stdout
 
 
-def test_not_ready_fails_with_the_condition(tmp_path: Path) -> None:
-    run = _run(tmp_path, _node("2026-11-27T07:52:58Z", NEW, ready="False"), retries=2)
+def test_not_ready_fails_with_the_condition(run_wait: Callable[..., Run]) -> None:
+    run = run_wait(_node("2026-11-27T07:52:58Z", NEW, ready="False"), retries=2)
     assert run.returncode != 0
     assert "Ready=False (KubeletReady)" in run.stdout
 
 
-def test_an_api_that_does_not_answer_fails_with_its_error(tmp_path: Path) -> None:
+def test_an_api_that_does_not_answer_fails_with_its_error(run_wait: Callable[..., Run]) -> None:
     """k3s kubectl exits 1 (API not up): the message carries kubectl's error, not a JSON failure."""
-    run = _run(tmp_path, "", retries=2)
+    run = run_wait("", retries=2)
     assert run.returncode != 0
     assert "Last answer: " in run.stdout and "Ready=" not in run.stdout
     assert "journalctl -u k3s" in run.stdout
 
 
-def test_a_unit_that_is_not_running_fails_naming_it(tmp_path: Path) -> None:
+def test_a_unit_that_is_not_running_fails_naming_it(run_wait: Callable[..., Run]) -> None:
     """systemd prints an empty ExecMainStartTimestamp for a unit that never started."""
-    run = _run(tmp_path, _node("2026-11-27T07:52:58Z", NEW), start="")
+    run = run_wait(_node("2026-11-27T07:52:58Z", NEW), start="")
     assert run.returncode != 0
     assert "systemd has no start time for k3s" in run.stdout and "systemctl status k3s" in run.stdout

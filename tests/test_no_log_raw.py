@@ -9,11 +9,14 @@ import re
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-from helpers import ANSIBLE_PLAYBOOK
+from helpers import VENV_PATH
+
+Run = subprocess.CompletedProcess[str]
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE = ROOT / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
@@ -55,14 +58,12 @@ def test_doctor_kubectl_json_stays_out_of_job_events(tmp_path: Path) -> None:
     assert "k3s.io/node-args" not in raw and not re.search(r'"allocatable": ?\{', raw)
 
 
-def test_sandbox_env_values_stay_out_of_the_output(tmp_path: Path) -> None:
+def test_sandbox_env_values_stay_out_of_the_output(run_play: Callable[..., Run], tmp_path: Path) -> None:
     sandboxes = [{"name": "cpu-box", "image": "docker.io/library/ubuntu:24.04", "env": {"API_KEY": SECRET}}]
-    (tmp_path / "vars.json").write_text(json.dumps({"openshell_kubectl": _kubectl(tmp_path),
-                                                    "gpu_sandbox_ready_timeout": 0,
-                                                    "gpu_sandbox_sandboxes": sandboxes}))
-    run = subprocess.run([ANSIBLE_PLAYBOOK, "-vv", "-i", str(_inventory(tmp_path)),
-                          str(ROOT / "playbooks" / "sandboxes.yml"), "-e", f"@{tmp_path / 'vars.json'}"],
-                         capture_output=True, text=True, env=_env(tmp_path), timeout=300, check=False)
+    run = run_play(_inventory(tmp_path), ROOT / "playbooks" / "sandboxes.yml", "-vv", timeout=300,
+                   extra_vars={"openshell_kubectl": _kubectl(tmp_path), "gpu_sandbox_ready_timeout": 0,
+                               "gpu_sandbox_sandboxes": sandboxes},
+                   env={"OPENSHELL_AUTO_RUNS_DIR": str(tmp_path / "runs"), **VENV_PATH})
     assert run.returncode == 0, run.stdout + run.stderr
     applied = [json.loads(p.read_text()) for p in (tmp_path / "state").glob("*.json")]
     assert SECRET in json.dumps(applied)  # applied as given

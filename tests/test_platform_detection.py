@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+from helpers import ROLE_TEST_ENV
+
+Run = subprocess.CompletedProcess[str]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,9 +41,8 @@ PLAYBOOK = """
 """
 
 
-def _run(tmp_path: Path, host: Path) -> subprocess.CompletedProcess[str]:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
+def _run(run_play: Callable[..., Run], host: Path) -> Run:
+    inventory = (
         "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
         "  hosts:\n    localhost:\n      ansible_connection: local\n"
         f"      ansible_python_interpreter: {sys.executable}\n      openshell_gpu: true\n"
@@ -52,11 +54,7 @@ def _run(tmp_path: Path, host: Path) -> subprocess.CompletedProcess[str]:
         f"      nvidia_container_toolkit_tegra_release_file: {host}/etc/nv_tegra_release\n"
         f"      openshell_driver_root: {host}\n"
     )
-    playbook = tmp_path / "preflight.yml"
-    playbook.write_text(PLAYBOOK)
-    env = ansible_env()
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
-                          env=env, timeout=180, check=False)
+    return run_play(inventory, PLAYBOOK, timeout=180)
 
 
 def _facts(run: subprocess.CompletedProcess[str]) -> dict[str, str]:
@@ -72,7 +70,7 @@ def _layout(root: Path, *dirs: str) -> Path:
     return root
 
 
-def test_wsl2_is_detected_from_dxg_and_the_wsl_nvidia_smi(tmp_path: Path) -> None:
+def test_wsl2_is_detected_from_dxg_and_the_wsl_nvidia_smi(run_play: Callable[..., Run], tmp_path: Path) -> None:
     host = _layout(tmp_path / "wsl")
     (host / "dev" / "dxg").write_text("")
     smi = host / "usr" / "lib" / "wsl" / "lib" / "nvidia-smi"
@@ -80,28 +78,28 @@ def test_wsl2_is_detected_from_dxg_and_the_wsl_nvidia_smi(tmp_path: Path) -> Non
                    '[ "$1 $2" = "--query-gpu=driver_version,index --format=csv,noheader" ] || exit 2\n'
                    'printf "566.36, 0\\n566.36, 1\\n"\n')
     smi.chmod(0o755)
-    assert _facts(_run(tmp_path, host)) == {"platform": "wsl", "driver": "566.36", "gpus": "2"}
+    assert _facts(_run(run_play, host)) == {"platform": "wsl", "driver": "566.36", "gpus": "2"}
 
 
-def test_jetson_is_detected_from_the_tegra_release_file(tmp_path: Path) -> None:
+def test_jetson_is_detected_from_the_tegra_release_file(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """A Jetson whose driver ships NVML (without it the host is refused, see below)."""
     host = _layout(tmp_path / "jetson", "usr/lib/aarch64-linux-gnu")
     (host / "usr" / "lib" / "aarch64-linux-gnu" / "libnvidia-ml.so.1").write_text("")
     (host / "etc" / "nv_tegra_release").write_text(
         "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n")
-    assert _facts(_run(tmp_path, host)) == {"platform": "tegra-csv", "driver": "36.4.3", "gpus": "1"}
+    assert _facts(_run(run_play, host)) == {"platform": "tegra-csv", "driver": "36.4.3", "gpus": "1"}
 
 
-def test_dxg_without_the_wsl_nvidia_smi_is_not_wsl(tmp_path: Path) -> None:
+def test_dxg_without_the_wsl_nvidia_smi_is_not_wsl(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """/dev/dxg alone (a WSL2 VM without the NVIDIA driver): no driver found, the host fails with the fix."""
     host = _layout(tmp_path / "bare-wsl")
     (host / "dev" / "dxg").write_text("")
-    run = _run(tmp_path, host)
+    run = _run(run_play, host)
     assert run.returncode != 0
     assert "NVIDIA driver not found" in run.stdout and "install the NVIDIA driver" in run.stdout
 
 
-def test_plain_host_uses_the_proc_driver_version_and_device_nodes(tmp_path: Path) -> None:
+def test_plain_host_uses_the_proc_driver_version_and_device_nodes(run_play: Callable[..., Run], tmp_path: Path) -> None:
     host = _layout(tmp_path / "plain")
     (host / "proc" / "driver" / "nvidia" / "version").write_text(
         "NVRM version: NVIDIA UNIX x86_64 Kernel Module  570.133.20  Fri Mar 14 20:15:18 UTC 2025\n"
@@ -109,7 +107,7 @@ def test_plain_host_uses_the_proc_driver_version_and_device_nodes(tmp_path: Path
     for i in range(3):
         (host / "dev" / f"nvidia{i}").write_text("")
     (host / "dev" / "nvidiactl").write_text("")
-    assert _facts(_run(tmp_path, host)) == {"platform": "nvml", "driver": "570.133.20", "gpus": "3"}
+    assert _facts(_run(run_play, host)) == {"platform": "nvml", "driver": "570.133.20", "gpus": "3"}
 
 
 # --- the toolkit and CDI roles end to end on these layouts -----------------------------------------
@@ -137,16 +135,15 @@ ROLES_PLAYBOOK = """
 """
 
 
-def _run_roles(tmp_path: Path, host: Path, *extra_vars: str, env: dict[str, str] | None = None
-               ) -> subprocess.CompletedProcess[str]:
+def _run_roles(run_play: Callable[..., Run], tmp_path: Path, host: Path, *extra_vars: str,
+               env: dict[str, str] | None = None) -> Run:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name in ("nvidia-ctk", "nvidia-cdi-hook", "nvidia-container-runtime"):
         path = bin_dir / name
         path.write_text((DOUBLES / name).read_text().replace("@VERSION@", "1.18.2"))
         path.chmod(0o755)
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
+    inventory = (
         "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
         "  hosts:\n    localhost:\n      ansible_connection: local\n"
         f"      ansible_python_interpreter: {sys.executable}\n      openshell_gpu: true\n"
@@ -165,15 +162,14 @@ def _run_roles(tmp_path: Path, host: Path, *extra_vars: str, env: dict[str, str]
         f"      openshell_cdi_spec_dirs: [{host}/etc/cdi, {host}/var/run/cdi]\n"
         + "".join(f"      {line}\n" for line in extra_vars)
     )
-    playbook = tmp_path / "roles.yml"
-    playbook.write_text(ROLES_PLAYBOOK)
     # No runc/crun for the runtime double (its config's candidate list names none that exist).
     config = tmp_path / "runtime-config.toml"
     config.write_text('[nvidia-container-runtime]\nruntimes = ["openshell-test-absent-runc"]\n')
-    run_env = ansible_env(**ROLE_TEST_ENV, NVIDIA_CTK_CONFIG_FILE_PATH=str(config), **(env or {}))
-    run_env.pop("NVIDIA_CTK_FAKE_DRIVER_VERSION_FILE", None)
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
-                          env=run_env, timeout=300, check=False)
+    # The double reads the host's driver (not a knob of the test's environment): an empty
+    # NVIDIA_CTK_FAKE_DRIVER_VERSION_FILE is no override (tests/doubles/nvidia-toolkit/nvidia-ctk).
+    return run_play(inventory, ROLES_PLAYBOOK, timeout=300,
+                    env={**ROLE_TEST_ENV, "NVIDIA_CTK_CONFIG_FILE_PATH": str(config), **(env or {}),
+                         "NVIDIA_CTK_FAKE_DRIVER_VERSION_FILE": ""})
 
 
 def _wsl_host(root: Path, gpus: int = 2) -> Path:
@@ -190,9 +186,9 @@ def _wsl_host(root: Path, gpus: int = 2) -> Path:
     return host
 
 
-def test_wsl2_host_gets_the_single_all_device_and_passes_the_cdi_check(tmp_path: Path) -> None:
+def test_wsl2_host_gets_the_single_all_device_and_passes_the_cdi_check(run_play: Callable[..., Run], tmp_path: Path) -> None:
     host = _wsl_host(tmp_path / "wsl")
-    run = _run_roles(tmp_path, host)
+    run = _run_roles(run_play, tmp_path, host)
     assert run.returncode == 0, run.stdout + run.stderr
     spec = yaml.safe_load((host / "var" / "run" / "cdi" / "nvidia.yaml").read_text())
     assert [d["name"] for d in spec["devices"]] == ["all"]
@@ -202,7 +198,7 @@ def test_wsl2_host_gets_the_single_all_device_and_passes_the_cdi_check(tmp_path:
     assert "NVIDIA_CTK_CDI_GENERATE_MODE=auto" in env
 
 
-def test_jetson_with_csv_mode_gets_device_0_and_all(tmp_path: Path) -> None:
+def test_jetson_with_csv_mode_gets_device_0_and_all(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """A Jetson whose driver has NVML (so the device plugin accepts CDI mode) and CSV mount specs."""
     host = _layout(tmp_path / "jetson", "usr/lib/aarch64-linux-gnu/tegra", "etc/nvidia-container-runtime/csv")
     (host / "etc" / "nv_tegra_release").write_text(
@@ -213,7 +209,7 @@ def test_jetson_with_csv_mode_gets_device_0_and_all(tmp_path: Path) -> None:
         (host / "dev" / node).write_text("")
     csv = host / "etc" / "nvidia-container-runtime" / "csv" / "l4t.csv"
     csv.write_text("dev, /dev/nvhost-ctrl\ndev, /dev/nvmap\nlib, /usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1.1\n")
-    run = _run_roles(tmp_path, host, "nvidia_cdi_mode: csv", env={"NVIDIA_CTK_CDI_GENERATE_CSV_FILES": str(csv)})
+    run = _run_roles(run_play, tmp_path, host, "nvidia_cdi_mode: csv", env={"NVIDIA_CTK_CDI_GENERATE_CSV_FILES": str(csv)})
     assert run.returncode == 0, run.stdout + run.stderr
     spec = yaml.safe_load((host / "var" / "run" / "cdi" / "nvidia.yaml").read_text())
     assert [d["name"] for d in spec["devices"]] == ["0", "all"]
@@ -221,10 +217,10 @@ def test_jetson_with_csv_mode_gets_device_0_and_all(tmp_path: Path) -> None:
     assert "on platform tegra-csv" in run.stdout
 
 
-def test_jetson_without_nvml_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+def test_jetson_without_nvml_is_refused_before_anything_is_written(run_play: Callable[..., Run], tmp_path: Path) -> None:
     host = _layout(tmp_path / "jetson")
     (host / "etc" / "nv_tegra_release").write_text("# R36 (release), REVISION: 4.3, GCID: 38968081\n")
-    run = _run_roles(tmp_path, host)
+    run = _run_roles(run_play, tmp_path, host)
     assert run.returncode != 0
     assert "this GPU host is a Jetson" in run.stdout
     assert "only supported on NVML-based systems" in run.stdout

@@ -19,12 +19,15 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env, recap
+from helpers import ROLE_TEST_ENV, recap
+
+Run = subprocess.CompletedProcess[str]
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,7 +107,7 @@ def host_dirs(tmp_path: Path, host: str) -> dict[str, str]:
             "nvidia_container_toolkit_driver_version_file": str(base / "no-driver-version")}
 
 
-def write_inventory(tmp_path: Path, host_vars: dict[str, dict[str, str]] | None = None) -> Path:
+def inventory_text(tmp_path: Path, host_vars: dict[str, dict[str, str]] | None = None) -> str:
     """server1 (first server) and agents gpu1, gpu2; all GPU hosts, local connection."""
     host_vars = host_vars or {}
     groups = {"openshell_servers": ["server1"], "openshell_agents": ["gpu1", "gpu2"]}
@@ -115,19 +118,14 @@ def write_inventory(tmp_path: Path, host_vars: dict[str, dict[str, str]] | None 
         "children": {group: {"hosts": {host: {**host_dirs(tmp_path, host), **host_vars.get(host, {})}
                                        for host in hosts}}
                      for group, hosts in groups.items()}}}
-    path = tmp_path / "hosts.yml"
-    path.write_text(json.dumps(inventory, indent=2))  # JSON is YAML
-    return path
+    return json.dumps(inventory, indent=2)  # JSON is YAML
 
 
-def run(tmp_path: Path, playbook: Path, *args: str, host_vars: dict[str, dict[str, str]] | None = None,
-        **extra: str) -> subprocess.CompletedProcess[str]:
-    inventory = write_inventory(tmp_path, host_vars)
-    extra_file = tmp_path / "extra-vars.json"
-    extra_file.write_text(json.dumps(extra))
-    cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook), "-e", f"@{extra_file}", *args]
-    env = ansible_env(**ROLE_TEST_ENV)
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, check=False)
+def run(run_play: Callable[..., Run], tmp_path: Path, playbook: Path, *args: str,
+        host_vars: dict[str, dict[str, str]] | None = None, **extra: str) -> Run:
+    """`playbook` over the three hosts, their directories under tmp_path; `extra` as extra vars."""
+    return run_play(inventory_text(tmp_path, host_vars), playbook, *args, extra_vars=extra, env=ROLE_TEST_ENV,
+                    timeout=240)
 
 
 def plays(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -170,10 +168,10 @@ def assert_stopped_in_preflight(tmp_path: Path, result: subprocess.CompletedProc
 
 
 # --------------------------------------------------------------------------- site.yml
-def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: Path, airgap: Airgap) -> None:
+def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """Right sums: the preflight play passes (each file hashed once for all hosts), and the run goes
     on to gpu_hosts.yml (which the safety net then stops at its driver check, before cluster.yml)."""
-    result = run(tmp_path, SITE, **airgap.extra_vars())
+    result = run(run_play, tmp_path, SITE, **airgap.extra_vars())
     out = result.stdout
     assert plays(result)[:6] == [CLASSIFY_PLAY, VALIDATE_PLAY, ARCH_PLAY, JETSON_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], \
         plays(result)
@@ -194,7 +192,7 @@ def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(tmp_path: 
 
 
 @pytest.mark.parametrize("case", ["chart", "k3s-binary", "k3s-images", "plugin-image"])
-def test_wrong_sum_stops_site_before_any_host_is_changed(tmp_path: Path, airgap: Airgap, case: str) -> None:
+def test_wrong_sum_stops_site_before_any_host_is_changed(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap, case: str) -> None:
     wrong = "ef" * 32
     extra = airgap.extra_vars()
     sums = airgap.dir / "sha256sum-amd64.txt"
@@ -218,30 +216,30 @@ def test_wrong_sum_stops_site_before_any_host_is_changed(tmp_path: Path, airgap:
         failing = set(HOSTS)
         message = (f"nvidia_device_plugin_image_src {airgap.dir / PLUGIN_IMAGE} has sha256 {airgap.image_sum} but "
                    f"nvidia_device_plugin_image_checksum expects {wrong}: save the plugin image archive again")
-    result = run(tmp_path, SITE, **extra)
+    result = run(run_play, tmp_path, SITE, **extra)
     assert message in result.stdout, result.stdout
     assert "Nothing was copied" in result.stdout or case == "k3s-binary"
     assert_stopped_in_preflight(tmp_path, result, failing)
 
 
-def test_wrong_chart_sum_stops_site_in_check_mode_and_with_tags(tmp_path: Path, airgap: Airgap) -> None:
+def test_wrong_chart_sum_stops_site_in_check_mode_and_with_tags(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """--check and --tags (as `openshell-auto provision -t ... --check` passes them) still check."""
     extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "0" * 64}
-    result = run(tmp_path, SITE, "--check", "--tags", "nvidia_cdi", **extra)
+    result = run(run_play, tmp_path, SITE, "--check", "--tags", "nvidia_cdi", **extra)
     assert f"nvidia_device_plugin_chart_checksum expects {'0' * 64}" in result.stdout, result.stdout
     assert_stopped_in_preflight(tmp_path, result, {"server1"})
 
 
-def test_a_missing_archive_stops_site(tmp_path: Path, airgap: Airgap) -> None:
+def test_a_missing_archive_stops_site(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     extra = {**airgap.extra_vars(), "k3s_images_src": str(airgap.dir / "nope.tar"),
              "k3s_images_checksum": airgap.images_sum}
-    result = run(tmp_path, SITE, **extra)
+    result = run(run_play, tmp_path, SITE, **extra)
     assert f"k3s_images_src {airgap.dir / 'nope.tar'} does not exist on the controller" in result.stdout, result.stdout
     assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
 
 
 @pytest.mark.parametrize("case", ["k3s-images", "chart", "plugin-image", "k3s-binary", "images-is-a-directory"])
-def test_a_missing_archive_without_a_sum_stops_site(tmp_path: Path, airgap: Airgap, case: str) -> None:
+def test_a_missing_archive_without_a_sum_stops_site(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap, case: str) -> None:
     """No sum set (nothing to hash), but the path is wrong: still refused in the preflight, naming the
     variable, the path and the fix, not left to the copy after hosts were changed."""
     extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "",
@@ -257,23 +255,23 @@ def test_a_missing_archive_without_a_sum_stops_site(tmp_path: Path, airgap: Airg
     if case == "images-is-a-directory":
         missing.mkdir()
     extra[variable] = str(missing)
-    result = run(tmp_path, SITE, **extra)
+    result = run(run_play, tmp_path, SITE, **extra)
     assert f"{variable} {missing} {what} on the controller: fix the path" in result.stdout, result.stdout
     assert f'or set {variable} to ""' in result.stdout and "Nothing was copied" in result.stdout
     assert_stopped_in_preflight(tmp_path, result, failing)
 
 
-def test_a_missing_archive_without_a_sum_stops_site_in_check_mode(tmp_path: Path, airgap: Airgap) -> None:
+def test_a_missing_archive_without_a_sum_stops_site_in_check_mode(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_src": str(airgap.dir / "nope.tgz"),
              "nvidia_device_plugin_chart_checksum": ""}
-    result = run(tmp_path, SITE, "--check", **extra)
+    result = run(run_play, tmp_path, SITE, "--check", **extra)
     assert f"nvidia_device_plugin_chart_src {airgap.dir / 'nope.tgz'} does not exist" in result.stdout, result.stdout
     assert_stopped_in_preflight(tmp_path, result, {"server1"})
 
 
 # --------------------------------------------------------------------------- preflight.yml alone
-def test_preflight_with_nothing_set_skips_every_check(tmp_path: Path) -> None:
-    result = run(tmp_path, PREFLIGHT, "--check")
+def test_preflight_with_nothing_set_skips_every_check(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    result = run(run_play, tmp_path, PREFLIGHT, "--check")
     assert result.returncode == 0, result.stdout + result.stderr
     arch = section(result.stdout, "TASK [Read each host's CPU architecture]")  # no connection to any host
     assert "ok:" not in arch and "fatal:" not in arch, arch
@@ -285,10 +283,10 @@ def test_preflight_with_nothing_set_skips_every_check(tmp_path: Path) -> None:
     assert all(recap(result, host)["changed"] == 0 for host in HOSTS)
 
 
-def test_preflight_changes_nothing_and_warns_about_unverified_archives(tmp_path: Path, airgap: Airgap) -> None:
+def test_preflight_changes_nothing_and_warns_about_unverified_archives(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "",
              "nvidia_device_plugin_image_checksum": ""}
-    result = run(tmp_path, PREFLIGHT, **extra)
+    result = run(run_play, tmp_path, PREFLIGHT, **extra)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert f"WARNING: nvidia_device_plugin_chart_src {airgap.dir / CHART} is used without a checksum check" in out
@@ -298,10 +296,10 @@ def test_preflight_changes_nothing_and_warns_about_unverified_archives(tmp_path:
     assert written(tmp_path) == []
 
 
-def test_device_plugin_disabled_skips_its_archives(tmp_path: Path, airgap: Airgap) -> None:
+def test_device_plugin_disabled_skips_its_archives(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "ab" * 32,
              "nvidia_device_plugin_image_checksum": "ab" * 32}
-    result = run(tmp_path, PREFLIGHT, host_vars={host: {"nvidia_device_plugin_enabled": False} for host in HOSTS},
+    result = run(run_play, tmp_path, PREFLIGHT, host_vars={host: {"nvidia_device_plugin_enabled": False} for host in HOSTS},
                  **extra)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "nvidia_device_plugin : " not in result.stdout
@@ -339,14 +337,14 @@ GPU2_NEW_IMAGE_SUM = """\
 """
 
 
-def test_the_roles_do_not_hash_again_what_the_preflight_verified(tmp_path: Path, airgap: Airgap) -> None:
+def test_the_roles_do_not_hash_again_what_the_preflight_verified(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """Later in the same run the roles' own includes skip the files + sums the preflight verified,
     but a file whose expected sum differs (gpu2 here) is hashed and refused all the same."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(ROLE_AFTER_PREFLIGHT.format(preflight=PREFLIGHT, image_vars=GPU2_NEW_IMAGE_SUM))
     extra = airgap.extra_vars()
     image_sum = extra.pop("nvidia_device_plugin_image_checksum")  # host vars: the include overrides it
-    result = run(tmp_path, playbook, host_vars={host: {"nvidia_device_plugin_image_checksum": image_sum,
+    result = run(run_play, tmp_path, playbook, host_vars={host: {"nvidia_device_plugin_image_checksum": image_sum,
                                                        "test_image_sum": image_sum} for host in HOSTS}, **extra)
     out = result.stdout
     first, later = out.split("PLAY [The roles' own checks later in the same run]")
@@ -380,13 +378,13 @@ def closed_port() -> int:
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the ssh client (an unreachable host)")
-def test_an_unreachable_host_does_not_stop_the_others_checks(tmp_path: Path, airgap: Airgap) -> None:
+def test_an_unreachable_host_does_not_stop_the_others_checks(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """Reading the architecture (k3s_arch empty) is the one step that connects: an unreachable host
     is left out of the k3s checks and not failed (later plays fail it alone, as before the
     preflight); the other hosts are checked and the play passes."""
     unreachable = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": closed_port(),
                    "ansible_ssh_common_args": "-o ConnectTimeout=5 -o StrictHostKeyChecking=no"}
-    result = run(tmp_path, PREFLIGHT, host_vars={"gpu2": unreachable}, **airgap.extra_vars())
+    result = run(run_play, tmp_path, PREFLIGHT, host_vars={"gpu2": unreachable}, **airgap.extra_vars())
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     arch = section(out, "TASK [Read each host's CPU architecture]")
@@ -416,7 +414,7 @@ ROLE_ONLY = """
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="asset name known for x86_64/aarch64")
-def test_the_k3s_check_reads_the_architecture_when_no_play_did(tmp_path: Path, airgap: Airgap) -> None:
+def test_the_k3s_check_reads_the_architecture_when_no_play_did(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """k3s_arch empty and no facts: verify_inputs.yml reads the platform facts itself and looks for
     this machine's asset (k3s / k3s-arm64), not a fixed one; here the sums file lists only k3s-arm."""
     asset = {"x86_64": "k3s", "aarch64": "k3s-arm64"}[platform.machine()]
@@ -424,7 +422,7 @@ def test_the_k3s_check_reads_the_architecture_when_no_play_did(tmp_path: Path, a
     playbook = tmp_path / "play.yml"
     playbook.write_text(ROLE_ONLY)
     extra = {key: value for key, value in airgap.extra_vars().items() if key.startswith("k3s_binary_src")}
-    result = run(tmp_path, playbook, k3s_checksum_src=str(airgap.dir / "sha256sum-amd64.txt"), **extra)
+    result = run(run_play, tmp_path, playbook, k3s_checksum_src=str(airgap.dir / "sha256sum-amd64.txt"), **extra)
     out = result.stdout
     assert re.findall(r"^ok: \[(\S+)\]", section(out, "TASK [k3s : Read the host's CPU architecture"),
                       re.MULTILINE) != [], out
@@ -432,7 +430,7 @@ def test_the_k3s_check_reads_the_architecture_when_no_play_did(tmp_path: Path, a
     assert all(recap(result, host)["failed"] == 1 for host in HOSTS)
 
 
-def test_an_unverified_archive_is_warned_about_once_per_host_and_run(tmp_path: Path, airgap: Airgap) -> None:
+def test_an_unverified_archive_is_warned_about_once_per_host_and_run(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """No sums: the preflight warns (once per archive and run); the roles' own checks later in the
     same run do not say it again."""
     playbook = tmp_path / "play.yml"
@@ -442,7 +440,7 @@ def test_an_unverified_archive_is_warned_about_once_per_host_and_run(tmp_path: P
     sums.write_text("".join(line + "\n" for line in sums.read_text().splitlines() if IMAGES not in line))
     extra = {**airgap.extra_vars(), "nvidia_device_plugin_chart_checksum": "",
              "nvidia_device_plugin_image_checksum": ""}
-    result = run(tmp_path, playbook, **extra)
+    result = run(run_play, tmp_path, playbook, **extra)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert out.count(f"WARNING: k3s_images_src {airgap.dir / IMAGES} is copied without") == 1, out
@@ -453,21 +451,21 @@ def test_an_unverified_archive_is_warned_about_once_per_host_and_run(tmp_path: P
     assert "WARNING:" not in later, later
 
 
-def test_a_missing_checksum_file_stops_the_run_naming_it(tmp_path: Path, airgap: Airgap) -> None:
+def test_a_missing_checksum_file_stops_the_run_naming_it(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """k3s_checksum_src is looked for with the archives: a wrong path is named, not Ansible's
     generic 'could not locate file' from the lookup."""
     missing = airgap.dir / "sha256sum-amd64.txt.missing"
-    result = run(tmp_path, SITE, **{**airgap.extra_vars(), "k3s_checksum_src": str(missing)})
+    result = run(run_play, tmp_path, SITE, **{**airgap.extra_vars(), "k3s_checksum_src": str(missing)})
     assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
     assert f"k3s_checksum_src {missing} does not exist on the controller" in result.stdout, result.stdout
     assert "could not locate file" not in result.stdout.lower()
 
 
-def test_a_missing_signing_key_file_stops_the_run_naming_it(tmp_path: Path, airgap: Airgap) -> None:
+def test_a_missing_signing_key_file_stops_the_run_naming_it(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """nvidia_container_toolkit_gpg_key_src is looked for on the controller before any host is
     changed (GPU hosts), not found missing at its copy on each GPU host."""
     missing = airgap.dir / "nvidia-container-toolkit.gpg"
-    result = run(tmp_path, SITE, **{**airgap.extra_vars(), "nvidia_container_toolkit_gpg_key_src": str(missing)})
+    result = run(run_play, tmp_path, SITE, **{**airgap.extra_vars(), "nvidia_container_toolkit_gpg_key_src": str(missing)})
     assert_stopped_in_preflight(tmp_path, result, set(HOSTS))
     assert (f"nvidia_container_toolkit_gpg_key_src {missing} does not exist on the controller: fix the path"
             in result.stdout), result.stdout
@@ -475,10 +473,10 @@ def test_a_missing_signing_key_file_stops_the_run_naming_it(tmp_path: Path, airg
     assert looked.count(f"(item={missing})") == 1, looked  # once for all GPU hosts
 
 
-def test_the_toolkit_role_alone_checks_its_key_file_first(tmp_path: Path) -> None:
+def test_the_toolkit_role_alone_checks_its_key_file_first(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """gpu_hosts.yml run alone: the role's own flow looks for the key before its driver preflight,
     and a directory is refused as 'not a regular file'."""
-    result = run(tmp_path, REPO / "playbooks" / "gpu_hosts.yml", nvidia_container_toolkit_gpg_key_src=str(tmp_path))
+    result = run(run_play, tmp_path, REPO / "playbooks" / "gpu_hosts.yml", nvidia_container_toolkit_gpg_key_src=str(tmp_path))
     assert result.returncode != 0
     out = result.stdout
     assert f"nvidia_container_toolkit_gpg_key_src {tmp_path} is not a regular file on the controller" in out, out
@@ -486,12 +484,12 @@ def test_the_toolkit_role_alone_checks_its_key_file_first(tmp_path: Path) -> Non
     assert all(recap(result, host)["changed"] == 0 for host in HOSTS)
 
 
-def test_a_checksum_file_nothing_reads_is_not_required(tmp_path: Path, airgap: Airgap) -> None:
+def test_a_checksum_file_nothing_reads_is_not_required(run_play: Callable[..., Run], tmp_path: Path, airgap: Airgap) -> None:
     """Images archive with its own k3s_images_checksum and no local binary: k3s_checksum_src is
     never read, so a stale path left in it (shared group_vars) does not stop the run."""
     extra = {**airgap.extra_vars(), "k3s_binary_src": "", "k3s_images_checksum": airgap.images_sum,
              "k3s_checksum_src": str(airgap.dir / "gone.txt")}
-    result = run(tmp_path, PREFLIGHT, **extra)
+    result = run(run_play, tmp_path, PREFLIGHT, **extra)
     assert result.returncode == 0, result.stdout + result.stderr
     looked = section(result.stdout, LOOKUP_TASK)
     assert "gone.txt" not in looked and f"(item={airgap.dir / IMAGES})" in looked, looked
@@ -511,8 +509,8 @@ def jetson_vars(tmp_path: Path, nvml: bool) -> dict[str, str]:
     return {"nvidia_container_toolkit_tegra_release_file": str(release), "openshell_driver_root": str(root)}
 
 
-def test_a_jetson_without_nvml_stops_site_before_any_host_is_changed(tmp_path: Path) -> None:
-    result = run(tmp_path, SITE, host_vars={"gpu2": jetson_vars(tmp_path, nvml=False)})
+def test_a_jetson_without_nvml_stops_site_before_any_host_is_changed(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    result = run(run_play, tmp_path, SITE, host_vars={"gpu2": jetson_vars(tmp_path, nvml=False)})
     assert_stopped_in_preflight(tmp_path, result, {"gpu2"})
     out = result.stdout
     assert "gpu2: this GPU host is a Jetson" in out
@@ -521,21 +519,21 @@ def test_a_jetson_without_nvml_stops_site_before_any_host_is_changed(tmp_path: P
     assert "Nothing was changed. Fix: take the host out of the GPU hosts" in out
 
 
-def test_a_jetson_with_nvml_or_without_the_plugin_is_not_refused(tmp_path: Path) -> None:
-    with_nvml = run(tmp_path / "a", PREFLIGHT, host_vars={"gpu2": jetson_vars(tmp_path / "a", nvml=True)})
+def test_a_jetson_with_nvml_or_without_the_plugin_is_not_refused(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    with_nvml = run(run_play, tmp_path / "a", PREFLIGHT, host_vars={"gpu2": jetson_vars(tmp_path / "a", nvml=True)})
     assert with_nvml.returncode == 0, with_nvml.stdout + with_nvml.stderr
-    no_plugin = run(tmp_path / "b", PREFLIGHT, host_vars={"gpu2": jetson_vars(tmp_path / "b", nvml=False)},
+    no_plugin = run(run_play, tmp_path / "b", PREFLIGHT, host_vars={"gpu2": jetson_vars(tmp_path / "b", nvml=False)},
                     nvidia_device_plugin_enabled=False)  # type: ignore[arg-type]
     assert no_plugin.returncode == 0, no_plugin.stdout + no_plugin.stderr
     assert "this GPU host is a Jetson" not in with_nvml.stdout + no_plugin.stdout
 
 
 @pytest.mark.parametrize("args", [(), ("--check", "--tags", "nvidia_cdi")])
-def test_a_k3s_release_too_old_for_cdi_stops_site_before_any_host_is_changed(tmp_path: Path,
+def test_a_k3s_release_too_old_for_cdi_stops_site_before_any_host_is_changed(run_play: Callable[..., Run], tmp_path: Path,
                                                                               args: tuple[str, ...]) -> None:
     """k3s before v1.29.0+k3s1 (Kubernetes 1.28: DevicePluginCDIDevices off) is refused by name for
     plain ansible-playbook users too, before gpu_hosts.yml touches any host (check mode, --tags)."""
-    result = run(tmp_path, SITE, *args, k3s_version="v1.28.15+k3s1")
+    result = run(run_play, tmp_path, SITE, *args, k3s_version="v1.28.15+k3s1")
     for host in HOSTS:
         assert (f"{host}: field k3s_version: 'v1.28.15+k3s1' is older than v1.29.0+k3s1, the first k3s whose "
                 "kubelet passes CDI device names") in result.stdout, result.stdout

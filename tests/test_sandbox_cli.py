@@ -63,7 +63,7 @@ def test_render_bad_files(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "cannot read" in missing.stderr
     bad = tmp_path / "bad.yml"
     bad.write_text("sandboxes: [\n")
-    assert "not valid YAML/JSON" in _cli("render", "--from-file", str(bad)).stderr
+    assert "YAML/JSON syntax error in the sandbox file" in _cli("render", "--from-file", str(bad)).stderr
     bad.write_text(yaml.safe_dump({"sandboxes": [{"name": "x", "image": "ubuntu", "gpus": -1}]}))
     run = _cli("render", "--from-file", str(bad))
     assert run.returncode == 2 and "sandboxes[0] (x).gpus: must not be negative" in run.stderr

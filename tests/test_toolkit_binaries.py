@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from helpers import ANSIBLE_PLAYBOOK, ROLE_TEST_ENV, ansible_env
+from helpers import ROLE_TEST_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 DOUBLES = REPO / "tests" / "doubles" / "nvidia-toolkit"
+Run = subprocess.CompletedProcess[str]
 
 PLAYBOOK = """
 - hosts: localhost
@@ -55,19 +57,15 @@ def _config(tmp_path: Path, runtimes: list[str] | None, text: str | None = None)
     return path
 
 
-def _run(tmp_path: Path, bin_dir: Path, config: Path) -> subprocess.CompletedProcess[str]:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
+def _run(run_play: Callable[..., Run], bin_dir: Path, config: Path) -> Run:
+    inventory = (
         "all:\n  children:\n    openshell_servers:\n      hosts:\n        localhost: {}\n"
         "  hosts:\n    localhost:\n      ansible_connection: local\n"
         f"      ansible_python_interpreter: {sys.executable}\n"
         f"      nvidia_container_toolkit_bin_dir: {bin_dir}\n"
         "      __nvidia_container_toolkit_installed: 1.18.2-1\n")
-    playbook = tmp_path / "binaries.yml"
-    playbook.write_text(PLAYBOOK)
-    env = ansible_env(**ROLE_TEST_ENV, NVIDIA_CTK_CONFIG_FILE_PATH=str(config))
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True,
-                          text=True, env=env, timeout=180, check=False)
+    return run_play(inventory, PLAYBOOK, timeout=180,
+                    env={**ROLE_TEST_ENV, "NVIDIA_CTK_CONFIG_FILE_PATH": str(config)})
 
 
 def test_double_fails_like_upstream_without_a_low_level_runtime(tmp_path: Path) -> None:
@@ -83,29 +81,29 @@ def test_double_fails_like_upstream_without_a_low_level_runtime(tmp_path: Path) 
         '[openshell-test-absent-runc openshell-test-absent-crun]"')
 
 
-def test_role_accepts_the_runtime_on_a_host_without_runc_or_crun(tmp_path: Path) -> None:
-    run = _run(tmp_path, _bin_dir(tmp_path), _config(tmp_path, ["openshell-test-absent-runc"]))
+def test_role_accepts_the_runtime_on_a_host_without_runc_or_crun(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    run = _run(run_play, _bin_dir(tmp_path), _config(tmp_path, ["openshell-test-absent-runc"]))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "nvidia-container-runtime 1 NVIDIA Container Runtime version 1.18.2 ;; " in run.stdout
 
 
 @pytest.mark.skipif(not Path("/usr/bin/runc").exists(), reason="needs /usr/bin/runc on this machine")
-def test_role_accepts_the_runtime_with_runc(tmp_path: Path) -> None:
+def test_role_accepts_the_runtime_with_runc(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """With runc found the runtime execs `runc --version` after its own lines and exits 0."""
-    run = _run(tmp_path, _bin_dir(tmp_path), _config(tmp_path, ["/usr/bin/runc"]))
+    run = _run(run_play, _bin_dir(tmp_path), _config(tmp_path, ["/usr/bin/runc"]))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "nvidia-container-runtime 0 NVIDIA Container Runtime version 1.18.2" in run.stdout
 
 
-def test_role_still_refuses_a_runtime_whose_config_does_not_load(tmp_path: Path) -> None:
-    run = _run(tmp_path, _bin_dir(tmp_path), _config(tmp_path, None, text="[nvidia-container-runtime\nbroken"))
+def test_role_still_refuses_a_runtime_whose_config_does_not_load(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    run = _run(run_play, _bin_dir(tmp_path), _config(tmp_path, None, text="[nvidia-container-runtime\nbroken"))
     assert run.returncode != 0
     assert "these do not run with --version" in run.stdout and "error loading config" in run.stdout
 
 
-def test_role_still_refuses_a_runtime_binary_that_does_not_run(tmp_path: Path) -> None:
+def test_role_still_refuses_a_runtime_binary_that_does_not_run(run_play: Callable[..., Run], tmp_path: Path) -> None:
     bin_dir = _bin_dir(tmp_path)
     (bin_dir / "nvidia-container-runtime").write_bytes(b"\x7fELF\x02\x01\x01truncated")
-    run = _run(tmp_path, bin_dir, _config(tmp_path, ["openshell-test-absent-runc"]))
+    run = _run(run_play, bin_dir, _config(tmp_path, ["openshell-test-absent-runc"]))
     assert run.returncode != 0
     assert "these do not run with --version" in run.stdout and "nvidia-container-runtime" in run.stdout

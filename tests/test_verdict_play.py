@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-from helpers import ANSIBLE_PLAYBOOK, REPO, ansible_env
+from helpers import REPO, ansible_env
+
+Run = subprocess.CompletedProcess[str]
 
 DOUBLE = REPO / "tests" / "doubles" / "kubectl-recorded" / "kubectl"
 NODES = REPO / "tests" / "data" / "nodes" / "gpu-on-one-of-three.json"
@@ -31,12 +34,10 @@ def _extra(tmp: Path) -> str:
                        "openshell_verify_smoke_timeout": 10})
 
 
-def _play(tmp: Path, playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(_inventory(tmp)), str(REPO / "playbooks" / playbook),
-                           "-e", _extra(tmp), *extra],
-                          env=ansible_env(ANSIBLE_SHOW_CUSTOM_STATS="true", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-                                          ANSIBLE_STDOUT_CALLBACK="default"),
-                          capture_output=True, text=True, timeout=300)
+def _play(run_play: Callable[..., Run], tmp: Path, playbook: str, *extra: str) -> Run:
+    return run_play(_inventory(tmp), REPO / "playbooks" / playbook, "-e", _extra(tmp), *extra, timeout=300,
+                    env={"ANSIBLE_SHOW_CUSTOM_STATS": "true", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+                         "ANSIBLE_STDOUT_CALLBACK": "default"})
 
 
 def _stats(out: str) -> dict[str, object]:
@@ -44,8 +45,8 @@ def _stats(out: str) -> dict[str, object]:
     return json.loads(text[text.index("{"):text.rindex("}") + 1])
 
 
-def test_verify_play_fails_with_the_cli_table_and_stats(tmp_path: Path) -> None:
-    run = _play(tmp_path, "verify.yml")
+def test_verify_play_fails_with_the_cli_table_and_stats(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    run = _play(run_play, tmp_path, "verify.yml")
     assert run.returncode == 2, run.stdout[-3000:]  # a failed task: ansible-playbook's exit 2
     assert "verify failed: srv1 driver:" in run.stdout
     stats = _stats(run.stdout)["openshell_verify"]
@@ -60,8 +61,8 @@ def test_verify_play_fails_with_the_cli_table_and_stats(tmp_path: Path) -> None:
         assert json.dumps(line)[1:-1] in run.stdout, line
 
 
-def test_doctor_play_fails_on_error_findings_with_stats(tmp_path: Path) -> None:
-    run = _play(tmp_path, "doctor.yml")
+def test_doctor_play_fails_on_error_findings_with_stats(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    run = _play(run_play, tmp_path, "doctor.yml")
     assert run.returncode == 2, run.stdout[-3000:]
     message = run.stdout.split("doctor found errors: ", 1)[1].split("\n", 1)[0]
     assert "srv1 driver: no NVIDIA driver found" in message, message
@@ -70,8 +71,8 @@ def test_doctor_play_fails_on_error_findings_with_stats(tmp_path: Path) -> None:
     assert {"srv1"} <= {f["host"] for f in stats["findings"] if f["severity"] == "error"}
 
 
-def test_the_cli_turns_the_play_verdict_off(tmp_path: Path) -> None:
+def test_the_cli_turns_the_play_verdict_off(run_play: Callable[..., Run], tmp_path: Path) -> None:
     """The CLI prints its own table and exit code: the verdict task is not a run problem."""
-    run = _play(tmp_path, "doctor.yml", "-e", "openshell_doctor_fail=false")
+    run = _play(run_play, tmp_path, "doctor.yml", "-e", "openshell_doctor_fail=false")
     assert "doctor found errors" not in run.stdout
     assert run.returncode == 0, run.stdout[-3000:]

@@ -19,10 +19,10 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load_file(path: str) -> Any:
-    from openshell_auto.input_files import load_yaml_text, read_text
+    from openshell_auto.input_files import parse_yaml, read_text
 
     text = sys.stdin.read() if path == "-" else read_text(Path(path), "sandbox", "give an existing file")
-    return load_yaml_text(text, path)
+    return parse_yaml(text, path, "sandbox file")
 
 
 def _from_inventory(path: str, max_gpus: int) -> list[sandbox.Sandbox]:

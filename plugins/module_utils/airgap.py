@@ -25,28 +25,10 @@ keys of what was checked so that later plays of the same run skip it (`pending`)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_SHA256 = re.compile(r"(sha256:)?(?P<hex>[0-9a-fA-F]{64})")
-
-
-def sha256_hex(value: str, prefix: bool = True) -> str:
-    """The 64 hex digits (lower case) of a sha256 written as "sha256:<64 hex>" or "<64 hex>" (only
-    the latter when prefix is False, as in a sha256sum line); '' when the value is no sha256."""
-    match = _SHA256.fullmatch(str(value))
-    if match is None or (match.group(1) and not prefix):
-        return ""
-    return match.group("hex").lower()
-
-
-def sha256_problem(value: str) -> str | None:
-    """None for '' or a sha256 written as "sha256:<64 hex>" / "<64 hex>"; else why not."""
-    if not value or sha256_hex(value):
-        return None
-    return "it is not \"sha256:<64 hex digits>\" or the 64 hex digits alone"
-
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import checksum_problem, sha256_hex
 
 def sums_line(text: str, name: str) -> str:
     """The sha256 (lower case) that a sha256sum-style text lists for file `name`, or ''.
@@ -113,9 +95,8 @@ def _check(entry: Mapping[str, Any], stats: Mapping[str, Mapping[str, Any]],
     var, path = str(entry["var"]), str(entry["path"])
     done = str(entry.get("done") or "Nothing was copied.")
     sum_var, given = str(entry.get("sum_var") or ""), str(entry.get("sum") or "")
-    if given and sha256_problem(given):
-        return [f"{sum_var} must be \"sha256:<64 hex digits>\" or the 64 hex digits alone (got '{given}'); "
-                f"take it from `sha256sum` of a trusted copy of {entry.get('what')}, or leave it empty."], None
+    if problem := checksum_problem(given, "sha256"):
+        return [f"{sum_var}: {problem} (it is the sha256 of {entry.get('what')}). {done}"], None
     stat = stats.get(path, {})
     if not (stat.get("exists") and stat.get("isreg")):
         return [_missing(var, path, stat, str(entry.get("what")), entry.get("unset"), done)], None

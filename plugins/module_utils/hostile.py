@@ -431,7 +431,6 @@ ABSOLUTE_PATHS = ("nvidia_cdi_output", "nvidia_cdi_refresh_env_file", "nvidia_cd
                   "nvidia_device_plugin_manifest_dir", "nvidia_device_plugin_static_dir",
                   "nvidia_device_plugin_images_dir", "openshell_cdi_hook_path", "openshell_driver_root",
                   "k3s_install_dir", "k3s_config_dir", "k3s_data_dir")
-_DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
 
 
 def strict_type_problem(name: str, spec: Mapping[str, Any], value: Any) -> str | None:
@@ -451,33 +450,3 @@ def strict_type_problem(name: str, spec: Mapping[str, Any], value: Any) -> str |
         if not low <= value <= high:
             return f"{value} is out of range; use a whole number from {low} to {high}"
     return None
-
-
-def checksum_problem(value: str) -> str | None:
-    """ansible.builtin.get_url `checksum:`: "<algorithm>:<hex digest of its length>" or
-    "<algorithm>:<http(s) URL of a checksum file>"."""
-    import hashlib
-
-    algorithm, sep, digest = value.partition(":")
-    if not sep or algorithm not in _DIGEST_LENGTHS and algorithm not in hashlib.algorithms_available:
-        return "it does not start with a hash algorithm; use sha256:<64 hex digits> (or md5, sha1, " \
-               "sha224, sha384, sha512)"
-    if digest.startswith(("http://", "https://")):
-        return None
-    if algorithm not in _DIGEST_LENGTHS:
-        return None if re.fullmatch(r"[0-9a-fA-F]+", digest) else "its digest is not hex digits"
-    if not re.fullmatch(rf"[0-9a-fA-F]{{{_DIGEST_LENGTHS[algorithm]}}}", digest):
-        return f"the {algorithm} digest `{shown(digest)}` is not {_DIGEST_LENGTHS[algorithm]} hex digits; " \
-               f"paste the output of `{algorithm}sum FILE`"
-    return None
-
-
-def first_server_problem(value: Any, servers: Iterable[str], agents: Iterable[str]) -> str | None:
-    """openshell_first_server must name a server of the inventory."""
-    if not isinstance(value, str) or not value or any(m in value for m in _TEMPLATE_MARKERS):
-        return None
-    if value in set(servers):
-        return None
-    if value in set(agents):
-        return f"`{shown(value)}` is an agent; name a host of the server group (it initialises the cluster)"
-    return f"`{shown(value)}` is no host of the inventory; name a host of the server group"
