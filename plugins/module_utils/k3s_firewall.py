@@ -53,7 +53,7 @@ def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
     if not isinstance(value, str):
         return None
     try:
-        return ipaddress.ip_network(value.strip(), strict=False)
+        return ipaddress.ip_network(value, strict=False)
     except ValueError:
         return None
 
@@ -63,7 +63,7 @@ def _address(value: Any) -> str | None:
     if not isinstance(value, str) or "/" in value:
         return None
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        return str(ipaddress.ip_address(value))
     except ValueError:
         return None
 
@@ -135,7 +135,7 @@ def rules(is_server: bool, cluster: Mapping[str, Any], embedded_etcd: bool, node
     wanted: list[tuple[str, str, Sequence[str], str]] = [("tcp", "10250", node_addresses, "kubelet")]
     cidrs = [("cluster-cidr", "10.42.0.0/16", "pods"), ("service-cidr", "10.43.0.0/16", "services")]
     networks = [(network, why) for key, default, why in cidrs
-                for network in (_network(cidr) for cidr in str(cluster.get(key) or default).split(","))
+                for network in (_network(cidr.strip()) for cidr in str(cluster.get(key) or default).split(","))
                 if network is not None]
     ipv6 = any(network.version == 6 for network, _ in networks)
     for port, why in _FLANNEL_PORTS.get(backend, _FLANNEL_PORTS["vxlan"]):
