@@ -10,9 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import k3s_firewall
+from helpers import ROLE_TEST_ENV
 from openshell_auto.errors import InputError
 from openshell_auto.inventory import load_inventory
 
@@ -119,8 +123,8 @@ def test_good_settings_have_no_problem() -> None:
 
 
 @pytest.mark.parametrize("line,problem", [
-    ("k3s_firewall: disable", "field k3s_firewall"),
-    ("k3s_firewall_sources: ['10.0.0.0/24 ']", "field k3s_firewall_sources"),
+    ("k3s_firewall: disable", "field k3s_firewall: value of k3s_firewall must be one of: open, refuse, ignore"),
+    ("k3s_firewall_sources: ['10.0.0.0/24 ']", "field k3s_firewall_sources: `10.0.0.0/24 ` is not an IP"),
     ("k3s_firewall_sources: ['nodes.example']", "field k3s_firewall_sources: `nodes.example` is not an IP"),
     ("k3s_firewalld_zone: 'public;drop'", "field k3s_firewalld_zone: `public;drop` is not a firewalld zone"),
 ])
@@ -137,3 +141,27 @@ def test_the_cli_refuses_bad_firewall_settings(write_inventory: Callable[..., Pa
     with pytest.raises(InputError) as info:
         load_inventory(path)
     assert any(problem in message for message in info.value.messages), info.value.messages  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("variables,problem", [
+    ({"k3s_firewall": "disable"}, "field k3s_firewall: `disable` is not one of open, refuse, ignore"),
+    ({"k3s_firewalld_zone": "public --reload"}, "field k3s_firewalld_zone: `public --reload`"),
+])
+def test_the_role_refuses_bad_firewall_settings_before_anything_changes(
+        run_play: Callable[..., subprocess.CompletedProcess[str]], variables: dict[str, object], problem: str) -> None:
+    inventory = f"""
+        all:
+          children:
+            openshell_role_server:
+              hosts:
+                localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
+        """
+    play = """
+        - hosts: localhost
+          gather_facts: false
+          tasks:
+            - ansible.builtin.include_role: {name: k3s, tasks_from: settings.yml}
+        """
+    result = run_play(inventory, play, extra_vars={"openshell_first_server": "localhost", **variables},
+                      env=ROLE_TEST_ENV)
+    assert result.returncode == 2 and problem in result.stdout, result.stdout

@@ -58,9 +58,9 @@ def container_ip(host: str) -> str:
 
 
 def play(run_play: Callable[..., subprocess.CompletedProcess[str]], host: str, mode: str,
-         *args: str) -> subprocess.CompletedProcess[str]:
-    return run_play(INVENTORY.format(host=host), PLAY.format(host=host), *args,
-                    extra_vars={"k3s_firewall": mode, "k3s_cluster_init": True}, env=ROLE_TEST_ENV)
+         *args: str, inventory: str = INVENTORY, **extra: object) -> subprocess.CompletedProcess[str]:
+    return run_play(inventory.format(host=host), PLAY.format(host=host), *args,
+                    extra_vars={"k3s_firewall": mode, "k3s_cluster_init": True, **extra}, env=ROLE_TEST_ENV)
 
 
 def test_ufw_gets_k3s_rules_from_node_addresses_only(
@@ -171,6 +171,17 @@ def test_ufw_on_debian_13(firewall_host: str, run_play: Callable[..., subprocess
     host = firewall_host
     install(host, "ufw")
     sh(host, "ufw --force enable")
+    # An agent known only by a DNS name (no facts: never contacted) cannot be a rule's source.
+    by_name = INVENTORY.replace("{{ansible_host: 10.99.0.21}}", "{{ansible_host: gpu-agent.example}}")
+    result = play(run_play, host, "open", inventory=by_name)
+    assert result.returncode != 0
+    assert "fw-agent-1 has no IP address" in result.stdout and "k3s_firewall_sources" in result.stdout
+    assert "6443/tcp" not in sh(host, "ufw status")
+    # Its network in k3s_firewall_sources covers it.
+    result = play(run_play, host, "open", inventory=by_name, k3s_firewall_sources=["10.99.1.0/24"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "10.99.1.0/24" in sh(host, "ufw status")
+    sh(host, "ufw --force reset >/dev/null && ufw --force enable")
     result = play(run_play, host, "open")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6443/tcp" in sh(host, "ufw status")
