@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import textwrap
@@ -167,3 +168,23 @@ def fake_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pa
                      "init marker"),
     ])
     yield content
+
+
+@pytest.fixture
+def firewall_host(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A throw-away systemd container (localhost/debian-systemd:<param>, default 12) with the
+    capabilities a host firewall needs in its own network namespace (NET_ADMIN, NET_RAW); removed
+    afterwards. Skipped where podman or the image is missing (scripts/test-hosts builds it)."""
+    image = f"localhost/debian-systemd:{getattr(request, 'param', '12')}"
+    if shutil.which("podman") is None or subprocess.run(["podman", "image", "exists", image],
+                                                         check=False).returncode != 0:
+        pytest.skip(f"podman with {image} is needed (bash scripts/test-hosts)")
+    name = f"openshell-fw-{request.node.name.replace('[', '-').replace(']', '')}-{os.getpid()}"
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    subprocess.run(["podman", "rm", "-f", name], capture_output=True, check=False)
+    try:
+        subprocess.run(["podman", "run", "-d", "--name", name, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
+                        image, "/sbin/init"], capture_output=True, text=True, check=True, timeout=120)
+        yield name
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False, timeout=120)
