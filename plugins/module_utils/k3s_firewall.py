@@ -19,9 +19,9 @@ and service CIDRs); nothing is opened to the world (the page warns that 8472 mus
 
 Rule text is compared in each tool's own listing format: `ufw show added` prints
 `ufw allow from SRC to any port PORT proto PROTO [comment '...']` and `ufw allow from SRC`
-(ufw 0.36.2, Debian 12 and 13); `firewall-cmd --list-rich-rules` prints
+(ufw 0.36.2, Debian 12; the Debian 13 test passes on the same format); `firewall-cmd --list-rich-rules` prints
 `rule family="ipv4" source address="SRC" port port="PORT" protocol="PROTO" accept` (firewalld
-1.3, Debian 12; 2.3, Debian 13). Both were read from the real tools in tests/test_k3s_firewall_hosts.py.
+1.3.3, Debian 12; firewalld was not run on Debian 13). Both were read from the real tools in tests/test_k3s_firewall_hosts.py.
 """
 
 from __future__ import annotations
