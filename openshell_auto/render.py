@@ -422,7 +422,11 @@ def referenced_variables(texts: Iterable[str], variables: dict[str, Any]) -> set
             return None
         for name in names - seen:
             seen.add(name)
-            pending.extend(t for t in iter_strings(variables.get(name)) if any(m in t for m in _TEMPLATE_MARKERS))
+            value = variables.get(name)
+            # Plain data only: `hostvars` (a lazy mapping) would template every host's variables on
+            # the walk, and its values are templated by Ansible with that host's own variables anyway.
+            if isinstance(value, (str, dict, list, tuple)):
+                pending.extend(t for t in iter_strings(value) if any(m in t for m in _TEMPLATE_MARKERS))
     return seen
 
 

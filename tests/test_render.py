@@ -258,3 +258,27 @@ def test_referenced_variables_follows_values_and_gives_up_on_dynamic_names() -> 
     assert referenced_variables(["{% include 'other.j2' %}"], variables) is None
     assert referenced_variables(["{{ a }"], variables) is None  # not parseable here: every variable
     assert referenced_variables(["{{ x }}"], {"x": "{{ query('varnames', '^k3s_') }}"}) is None
+
+
+def test_inventory_values_may_name_role_defaults_and_hostvars(tmp_path: Path) -> None:
+    """A value that names a role default renders with it; one that reads another host's variables
+    through `hostvars` renders with that host's; one asking `hostvars` for a role default (which
+    Ansible's hostvars do not hold either) is a render error naming the host and template, not a
+    traceback."""
+    base = ("all:\n  children:\n    openshell_servers:\n      hosts:\n        s1: {ansible_host: 127.0.0.1}\n"
+            "    openshell_agents:\n      hosts:\n        a1: {ansible_host: 192.0.2.7, openshell_gpu: true}\n"
+            "  vars:\n    k3s_node_labels: [%s]\n")
+    cases = {"default": ("'port={{ k3s_api_port }}'", "- port=6443"),
+             "hostvars": ("'peer={{ hostvars[\"a1\"].ansible_host }}'", "- peer=192.0.2.7")}
+    for name, (label, line) in cases.items():
+        inventory = tmp_path / f"{name}.yml"
+        inventory.write_text(base % label)
+        result = CliRunner().invoke(main, ["render", "-i", str(inventory), "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert line in (tmp_path / name / "s1" / "etc/rancher/k3s/config.yaml").read_text().splitlines()
+    inventory = tmp_path / "undefined.yml"
+    inventory.write_text(base % "'x={{ hostvars[\"a1\"].k3s_api_port }}'")
+    result = CliRunner().invoke(main, ["render", "-i", str(inventory), "-o", str(tmp_path / "undefined")])
+    assert result.exit_code == 1, result.output
+    assert "host s1: k3s/templates/config.yaml.j2:" in result.output and "k3s_api_port" in result.output
+    assert "Traceback" not in result.output
