@@ -185,8 +185,10 @@ def firewall_host(request: pytest.FixtureRequest) -> Iterator[str]:
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
     subprocess.run(["podman", "rm", "-f", name], capture_output=True, check=False)
     try:
+        # sshd on a free loopback port (`podman port NAME 22` tells which): plays reach it over ssh.
         subprocess.run(["podman", "run", "-d", "--name", name, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
-                        image, "/sbin/init"], capture_output=True, text=True, check=True, timeout=120)
+                        "--publish", "127.0.0.1::22", image, "/sbin/init"],
+                       capture_output=True, text=True, check=True, timeout=120)
         yield name
     finally:
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, check=False, timeout=120)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,12 @@ all:
     openshell_role_server:
       hosts:
         {host}:
-          ansible_connection: containers.podman.podman
+          ansible_connection: ssh
+          ansible_host: 127.0.0.1
+          ansible_port: {port}
+          ansible_user: root
+          ansible_ssh_private_key_file: {key}
+          ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
           ansible_python_interpreter: /usr/bin/python3
         fw-server-2: {{ansible_host: 10.99.0.12}}
     openshell_role_agent:
@@ -53,13 +59,20 @@ def install(host: str, package: str) -> None:
        timeout=600)
 
 
+def ssh_port(host: str) -> int:
+    """The loopback port the fixture published the container's sshd on."""
+    done = subprocess.run(["podman", "port", host, "22"], capture_output=True, text=True, check=True, timeout=60)
+    return int(done.stdout.split()[0].rsplit(":", 1)[1])
+
+
 def container_ip(host: str) -> str:
     return sh(host, "ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'").strip()
 
 
 def play(run_play: Callable[..., subprocess.CompletedProcess[str]], host: str, mode: str,
          *args: str, inventory: str = INVENTORY, **extra: object) -> subprocess.CompletedProcess[str]:
-    return run_play(inventory.format(host=host), PLAY.format(host=host), *args,
+    key = Path.home() / ".cache" / "openshell-test-hosts" / "id_ed25519"  # scripts/test-hosts authorizes it
+    return run_play(inventory.format(host=host, port=ssh_port(host), key=key), PLAY.format(host=host), *args,
                     extra_vars={"k3s_firewall": mode, "k3s_cluster_init": True, **extra}, env=ROLE_TEST_ENV)
 
 
@@ -77,7 +90,8 @@ def test_ufw_gets_k3s_rules_from_node_addresses_only(
     assert "Status: inactive" in sh(host, "ufw status")
     assert "ufw allow" not in sh(host, "ufw show added")
 
-    sh(host, "ufw --force enable && ufw allow 22/tcp")
+    # The play connects over ssh: the operator lets ssh in before enabling ufw, as on a real host.
+    sh(host, "ufw allow 22/tcp && ufw --force enable")
     before = sh(host, "ufw show added")
 
     result = play(run_play, host, "refuse")
@@ -170,7 +184,7 @@ def test_firewalld_gets_k3s_rich_rules_runtime_and_permanent(
 def test_ufw_on_debian_13(firewall_host: str, run_play: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     host = firewall_host
     install(host, "ufw")
-    sh(host, "ufw --force enable")
+    sh(host, "ufw allow 22/tcp && ufw --force enable")  # ssh in, as on a real host
     # An agent known only by a DNS name (no facts: never contacted) cannot be a rule's source.
     by_name = INVENTORY.replace("{{ansible_host: 10.99.0.21}}", "{{ansible_host: gpu-agent.example}}")
     result = play(run_play, host, "open", inventory=by_name)
@@ -181,7 +195,7 @@ def test_ufw_on_debian_13(firewall_host: str, run_play: Callable[..., subprocess
     result = play(run_play, host, "open", inventory=by_name, k3s_firewall_sources=["10.99.1.0/24"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "10.99.1.0/24" in sh(host, "ufw status")
-    sh(host, "ufw --force reset >/dev/null && ufw --force enable")
+    sh(host, "ufw --force reset >/dev/null && ufw allow 22/tcp && ufw --force enable")
     result = play(run_play, host, "open")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6443/tcp" in sh(host, "ufw status")

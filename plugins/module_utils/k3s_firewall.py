@@ -100,7 +100,7 @@ def settings_problems(mode: Any, sources: Any, zone: Any) -> list[str]:
 def node_sources(names: Sequence[str], columns: Sequence[Sequence[Any]], extra: Sequence[str]) -> dict[str, Any]:
     """The cluster's nodes as firewall sources: {'by_name': {name: address}, 'extra': [...],
     'unresolved': [names]}. `columns` holds, per kind of address Ansible knows, one value per name
-    (ansible_host, the gathered default IPv4 and IPv6 addresses), best first; then the name itself:
+    (the gathered default IPv4 and IPv6 addresses, then ansible_host), best first; then the name itself:
     the first IP literal is the node's address. A node with none is unresolved unless
     k3s_firewall_sources (`extra`) is set, which then covers it (a host name is never written into a
     firewall rule: the firewalls would resolve it once, or refuse it)."""
