@@ -1,7 +1,8 @@
-"""The ansible-core range pyproject.toml declares is what the tests prove: the release line the
-test run uses, nothing wider (render and the roles use 2.19 APIs, e.g. ansible.template.
-trust_as_template), and the roles' meta/main.yml min_ansible_version and the collection's meta/runtime.yml
-say the same."""
+"""The ansible-core range pyproject.toml declares is what the tests prove, nothing wider: its oldest
+line is the one the suite runs in .venv (render and the roles use 2.19 APIs, e.g.
+ansible.template.trust_as_template), its newest is the line scripts/test-controller-matrix runs
+on Python 3.13 (NEWEST_LINE there), and the roles' meta/main.yml min_ansible_version and the
+collection's meta/runtime.yml say the same. This module runs on both lines."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 REPO = Path(__file__).resolve().parent.parent
+MATRIX = REPO / "scripts" / "test-controller-matrix"
 
 
 def declared() -> SpecifierSet:
@@ -28,11 +31,52 @@ def test_installed_ansible_core_is_inside_the_declared_range() -> None:
     assert installed in declared(), f"ansible-core {installed} is outside pyproject.toml's {declared()}"
 
 
-def test_declared_range_is_the_one_release_line_the_tests_run() -> None:
-    """A range wider than the tested line (e.g. >=2.17,<2.21) claims releases no test ran on."""
+def newest_line() -> Version:
+    (line,) = re.findall(r"^NEWEST_LINE=(\d+\.\d+)$", MATRIX.read_text(), re.MULTILINE)
+    return Version(line)
+
+
+def matrix_tests() -> list[str]:
+    (block,) = re.findall(r"^TESTS=\((.*?)^\)$", MATRIX.read_text(), re.MULTILINE | re.DOTALL)
+    return block.split()
+
+
+def bounds() -> tuple[Version, Version]:
+    specs = {s.operator: Version(s.version) for s in declared()}
+    assert set(specs) == {">=", "<"} and len(declared()) == 2, declared()
+    return specs[">="], specs["<"]
+
+
+def test_declared_range_is_the_lines_the_tests_run() -> None:
+    """A range wider than the tested lines (e.g. >=2.17,<2.23) claims releases no test ran on: the
+    lower bound is the line this suite runs in .venv, the upper one the line after the matrix's."""
+    lower, upper = bounds()
+    newest = newest_line()
+    assert upper == Version(f"{newest.major}.{newest.minor + 1}"), (declared(), f"NEWEST_LINE={newest}")
+    assert lower.release[:2] < newest.release[:2], (declared(), f"NEWEST_LINE={newest}")
     installed = Version(importlib.metadata.version("ansible-core"))
-    line = f"{installed.major}.{installed.minor}"
-    assert {str(s) for s in declared()} == {f">={line}", f"<{installed.major}.{installed.minor + 1}"}, declared()
+    line = Version(f"{installed.major}.{installed.minor}")
+    assert line in (lower, newest), f"ansible-core {installed} is neither the oldest nor the newest line of {declared()}"
+
+
+def test_the_project_venv_runs_the_oldest_line() -> None:
+    """.venv gets ansible-core through the `ansible` package (the test extra) whose core is the lower
+    bound; a newer core there would leave the oldest line untested."""
+    try:
+        importlib.metadata.version("ansible")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("not the project venv (no `ansible` package): the matrix container runs the newest line")
+    installed = Version(importlib.metadata.version("ansible-core"))
+    lower, _ = bounds()
+    assert (installed.major, installed.minor) == lower.release[:2], (installed, declared())
+
+
+def test_the_matrix_runs_this_module_and_is_part_of_the_test_run() -> None:
+    tests = matrix_tests()
+    assert "tests/test_ansible_core_range.py" in tests, tests
+    for name in tests:
+        assert (REPO / name).is_file(), name
+    assert "bash scripts/test-controller-matrix" in (REPO / "scripts" / "test").read_text()
 
 
 def test_roles_min_ansible_version_is_the_declared_lower_bound() -> None:

@@ -109,3 +109,26 @@ def test_provision_cli_converges_again_with_no_change(tmp_path: Path) -> None:
         assert stats["changed"] == 0, (name, stats)
     assert summary["failures"] == []
     assert Path(summary["artifacts_dir"]).parent == tmp_path
+
+
+def test_converge_ran_the_collection_installed_from_the_tarball(tmp_path: Path) -> None:
+    """converge.yml imports openshell_auto.cluster.site; prepare.yml installed the built tarball into
+    collections/ beside it, the playbook-adjacent directory ansible-playbook searches first (ansible-core
+    lib/ansible/utils/collection_loader/_collection_finder.py: playbook paths, then the configured
+    paths, then sys.path). That copy holds the tarball's MANIFEST.json (no tests/ or molecule/:
+    build_ignore'd), and converge.yml still loads, roles included, with the checkout out of reach
+    (empty roles and collections paths, sys.path not scanned): the site it runs is that copy."""
+    root = Path(__file__).resolve().parents[3]
+    scenario = Path(__file__).resolve().parents[1]
+    installed = scenario / "collections" / "ansible_collections" / "openshell_auto" / "cluster"
+    manifest = json.loads((installed / "MANIFEST.json").read_text())["collection_info"]
+    galaxy = yaml.safe_load((root / "galaxy.yml").read_text())
+    assert (manifest["namespace"], manifest["name"], manifest["version"]) == ("openshell_auto", "cluster",
+                                                                               galaxy["version"])
+    assert not installed.is_symlink() and not (installed / "tests").exists() and not (installed / "molecule").exists()
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(tmp_path), "ANSIBLE_ROLES_PATH": str(tmp_path),
+           "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "--syntax-check",
+                          "-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent), str(scenario / "converge.yml")],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
