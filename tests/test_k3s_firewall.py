@@ -165,3 +165,10 @@ def test_the_role_refuses_bad_firewall_settings_before_anything_changes(
     result = run_play(inventory, play, extra_vars={"openshell_first_server": "localhost", **variables},
                       env=ROLE_TEST_ENV)
     assert result.returncode == 2 and problem in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(("value", "on"), [(True, True), ("yes", True), ("True", True), ("y", True), (1, True),
+                                          (False, False), ("no", False), ("false", False), (None, False)])
+def test_the_embedded_registry_setting_is_read_as_ansible_reads_a_bool(value: object, on: bool) -> None:
+    got = ports(k3s_firewall.rules(False, {"embedded-registry": value}, False, NODES, SERVERS))
+    assert ("5001/tcp" in got) is on

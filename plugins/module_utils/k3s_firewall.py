@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import shown
 
 MODES = ("open", "refuse", "ignore")
@@ -43,10 +44,6 @@ _FLANNEL_PORTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 _ZONE = re.compile(r"[A-Za-z0-9_+-]{1,17}")  # firewalld zone names: at most 17 characters
 UFW_COMMENT = "openshell-auto k3s"
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"))
 
 
 def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -141,7 +138,7 @@ def rules(is_server: bool, cluster: Mapping[str, Any], embedded_etcd: bool, node
     for port, why in _FLANNEL_PORTS.get(backend, _FLANNEL_PORTS["vxlan"]):
         if port != "51821" or ipv6:
             wanted.append(("udp", port, node_addresses, why))
-    if _truthy(cluster.get("embedded-registry")):
+    if boolean(cluster.get("embedded-registry") or False, strict=False):  # as Ansible reads a YAML bool
         wanted.append(("tcp", "5001", node_addresses, "embedded registry (Spegel)"))
         if not is_server:
             wanted.append(("tcp", "6443", node_addresses, "embedded registry (Spegel)"))
