@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import device_plugin, k3s_firewall, k3s_network, sandbox
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import (
+    device_plugin,
+    k3s_firewall,
+    k3s_network,
+    k3s_upgrade,
+    sandbox,
+)
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import checksum_problem
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
@@ -132,6 +138,12 @@ def _format_problems(name: str, value: Any) -> list[str]:
         return k3s_firewall.sources_problems(value)
     if name == "k3s_firewalld_zone":
         problem = k3s_firewall.zone_problem(value)
+        return [problem] if problem else []
+    if name == "k3s_agent_batch":
+        problem = k3s_upgrade.agent_batch_problem(value)
+        return [problem] if problem else []
+    if name == "k3s_upgrade_snapshot_name":
+        problem = k3s_upgrade.snapshot_name_problem(value)
         return [problem] if problem else []
     if name in IMAGE_REFERENCES and isinstance(value, str) and (problem := IMAGE_REFERENCES[name](value)):
         return [problem]

@@ -185,6 +185,8 @@ def print_summary(result: RunResult, console: Console) -> None:
                            f"{failure.message}", style="red"), soft_wrap=True)
     if result.message:
         console.print(Text(result.message, style="red" if result.exit_code else ""), soft_wrap=True)
+    for note in result.notes:
+        console.print(Text(f"NOTE: {note}"), soft_wrap=True)
     for warning in result.warnings:
         console.print(Text(f"WARNING: {warning.removeprefix('WARNING:').strip()}", style="yellow"), soft_wrap=True)
     console.print(Text(f"artifacts: {result.artifacts_dir}"), soft_wrap=True)

@@ -56,6 +56,7 @@ class RunResult:
     duration_s: float = 0.0
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Shape (all keys always present)::
@@ -71,7 +72,8 @@ class RunResult:
              "failures": [{"host": str, "play": str, "task": str, "message": str,
                            "unreachable": bool}],
              "message": "" or a reason when no host summary exists,
-             "warnings": ["<Ansible's, a module's or a role's warning>", ...]}
+             "warnings": ["<Ansible's, a module's or a role's warning>", ...],
+             "notes": ["<host>: <what a role reports for the operator, e.g. a snapshot's name>", ...]}
         """
         data = asdict(self)
         data["duration_s"] = round(self.duration_s, 2)
@@ -120,6 +122,7 @@ class EventCollector:
         self.last_failure: dict[str, Failure] = {}
         self.seen_hosts: dict[str, None] = {}
         self.warnings: dict[str, None] = {}  # ordered, each once
+        self.notes: dict[str, None] = {}
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
@@ -137,6 +140,9 @@ class EventCollector:
                     self.stats.setdefault(str(stat_host), dict.fromkeys(STAT_KEYS, 0))[name] = int(count)
         for warning in event_warnings(event):
             self.warnings.setdefault(warning, None)
+        note = role_message(event, _ROLE_NOTE)
+        if note:
+            self.notes.setdefault(note, None)
         event_host = data.get("host")
         if event_host:
             self.seen_hosts.setdefault(str(event_host), None)
@@ -147,6 +153,7 @@ class EventCollector:
 
 _WARNING_LINE = ("[WARNING]:", "[DEPRECATION WARNING]:")
 _ROLE_WARNING = "WARNING:"  # how the roles' own warnings start (ansible.builtin.debug msg)
+_ROLE_NOTE = "NOTE:"  # how the roles' reports for the operator start (a snapshot's name)
 MAX_WARNINGS = 50
 
 
@@ -158,12 +165,9 @@ def event_warnings(event: Mapping[str, Any]) -> list[str]:
     res = data.get("res") if isinstance(data.get("res"), Mapping) else {}
     for warning in res.get("warnings") or ():
         found.append(" ".join(str(warning).split()))
-    if event.get("event") == "runner_on_ok" and data.get("task_action") in ("debug", "ansible.builtin.debug"):
-        msg = res.get("msg")
-        if isinstance(msg, str) and msg.lstrip().startswith(_ROLE_WARNING):
-            host = data.get("host")
-            text = " ".join(msg.split()).removeprefix(_ROLE_WARNING).strip()
-            found.append(f"{host}: {text}" if host else text)
+    role_warning = role_message(event, _ROLE_WARNING)
+    if role_warning:
+        found.append(role_warning)
     stdout = event.get("stdout")
     if isinstance(stdout, str) and "WARNING]:" in stdout:
         for line in stdout.splitlines():  # the warning's own line (help text and origin follow it)
@@ -171,6 +175,22 @@ def event_warnings(event: Mapping[str, Any]) -> list[str]:
             if text.startswith(_WARNING_LINE):
                 found.append(" ".join(text.split(":", 1)[1].split()))
     return [w if len(w) <= 600 else w[:597] + "..." for w in found if w]
+
+
+def role_message(event: Mapping[str, Any], prefix: str) -> str:
+    """`<host>: <text>` of a role's debug message that starts with `prefix` (one line, at most 600
+    characters), else ''."""
+    data = event.get("event_data") or {}
+    res = data.get("res") if isinstance(data.get("res"), Mapping) else {}
+    if event.get("event") != "runner_on_ok" or data.get("task_action") not in ("debug", "ansible.builtin.debug"):
+        return ""
+    msg = res.get("msg")
+    if not (isinstance(msg, str) and msg.lstrip().startswith(prefix)):
+        return ""
+    host = data.get("host")
+    text = " ".join(msg.split()).removeprefix(prefix).strip()
+    text = f"{host}: {text}" if host else text
+    return text if len(text) <= 600 else text[:597] + "..."
 
 
 def failure_message(res: Mapping[str, Any]) -> str:
@@ -420,7 +440,8 @@ def run_playbook(
             message = _stdout_tail(run_dir) or f"ansible-playbook ended with status {status}, rc {rc}"
     return RunResult(playbook=str(playbook.name), status=status, rc=rc, exit_code=exit_code,
                      artifacts_dir=str(run_dir), hosts=hosts, failures=failures, duration_s=duration,
-                     message=message, warnings=list(collector.warnings)[:MAX_WARNINGS])
+                     message=message, warnings=list(collector.warnings)[:MAX_WARNINGS],
+                     notes=list(collector.notes)[:MAX_WARNINGS])
 
 
 def _extra_vars_chunks(extra_vars: ExtraVars | None) -> list[Mapping[str, Any] | Path]:

@@ -24,7 +24,7 @@ from helpers import INVENTORIES, REPO, TEST_PLAYBOOK
 
 HOST_KEYS = {"ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored"}
 RESULT_KEYS = {"playbook", "status", "rc", "exit_code", "artifacts_dir", "duration_s", "hosts", "failures", "message",
-               "warnings"}
+               "warnings", "notes"}
 
 
 @click.command()

@@ -233,6 +233,15 @@ def test_warnings_are_printed_in_the_summary(home: Path) -> None:
     assert data["warnings"] == ["server1: role-style warning for server1"]
 
 
+def test_role_notes_are_printed_in_the_summary_not_as_warnings(home: Path) -> None:
+    result = _invoke("-i", str(_yaml_inventory(home / "hosts.yml")), "-e", "role_warning=true")
+    assert result.exit_code == 0, result.output
+    assert "NOTE: server1: role-style note for server1" in result.stdout
+    data = json.loads(_invoke("-i", str(home / "hosts.yml"), "-e", "role_warning=true", "--json").stdout)
+    assert data["notes"] == ["server1: role-style note for server1"]
+    assert not any("note" in warning for warning in data["warnings"])
+
+
 def test_ansibles_own_warning_lines_are_collected() -> None:
     event = {"event": "runner_on_ok", "stdout": "[WARNING]: a module warning\nok: [h]\n"
                                                 "[DEPRECATION WARNING]: Something is deprecated.\nOrigin: x.yml:3:5",
