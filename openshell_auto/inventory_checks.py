@@ -11,7 +11,7 @@ from ansible_collections.openshell_auto.cluster.plugins.module_utils import (
     device_plugin,
     k3s_firewall,
     k3s_network,
-    k3s_upgrade,
+    upgrades,
     sandbox,
 )
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import checksum_problem
@@ -139,11 +139,11 @@ def _format_problems(name: str, value: Any) -> list[str]:
     if name == "k3s_firewalld_zone":
         problem = k3s_firewall.zone_problem(value)
         return [problem] if problem else []
-    if name == "k3s_agent_batch":
-        problem = k3s_upgrade.agent_batch_problem(value)
+    if name == "openshell_upgrade_batch":
+        problem = upgrades.agent_batch_problem(value)
         return [problem] if problem else []
     if name == "k3s_upgrade_snapshot_name":
-        problem = k3s_upgrade.snapshot_name_problem(value)
+        problem = upgrades.snapshot_name_problem(value)
         return [problem] if problem else []
     if name in IMAGE_REFERENCES and isinstance(value, str) and (problem := IMAGE_REFERENCES[name](value)):
         return [problem]

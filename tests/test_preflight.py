@@ -46,6 +46,7 @@ CLASSIFY_PLAY = "PLAY [Classify hosts by cluster role]"
 ARCH_PLAY = "PLAY [Read the hosts' CPU architecture (names the k3s binary's line in k3s_checksum_src)]"
 JETSON_PLAY = "PLAY [Read which GPU hosts are Jetsons without NVML]"
 TOOLKIT_PLAY = "PLAY [NVIDIA container toolkit and CDI specs on GPU hosts]"
+TOOLKIT_PLAN_PLAY = "PLAY [Plan a toolkit change (which GPU agents change version)]"
 VALIDATE_PLAY = "PLAY [Check every role's variables for every host (before any host is changed)]"
 # The one task of the shared air-gap check (roles/openshell/tasks/verify_inputs.yml) that looks up and hashes.
 LOOKUP_TASK = "TASK [openshell : Look up (and hash where a sum is given) each air-gap file once on the controller]"
@@ -151,7 +152,7 @@ def assert_stopped_in_preflight(tmp_path: Path, result: subprocess.CompletedProc
     out = result.stdout
     assert result.returncode != 0, out + result.stderr
     assert plays(result)[-1] == PREFLIGHT_PLAY, plays(result)
-    assert TOOLKIT_PLAY not in out and "PLAY [K3s first server]" not in out, out
+    assert TOOLKIT_PLAN_PLAY not in out and TOOLKIT_PLAY not in out and "PLAY [K3s first server]" not in out, out
     # No task of another role than the checks' ran (toolkit, CDI, k3s install, chart or image copy).
     roles_seen = set(re.findall(r"^TASK \[(\w+) : ", out, re.MULTILINE))
     assert roles_seen <= {"openshell", "k3s", "nvidia_device_plugin", "nvidia_container_toolkit"}, roles_seen
@@ -173,9 +174,9 @@ def test_site_runs_the_checks_after_classify_and_before_the_gpu_hosts(run_play: 
     on to gpu_hosts.yml (which the safety net then stops at its driver check, before cluster.yml)."""
     result = run(run_play, tmp_path, SITE, **airgap.extra_vars())
     out = result.stdout
-    assert plays(result)[:6] == [CLASSIFY_PLAY, VALIDATE_PLAY, ARCH_PLAY, JETSON_PLAY, PREFLIGHT_PLAY, TOOLKIT_PLAY], \
-        plays(result)
-    preflight = out.split(PREFLIGHT_PLAY)[1].split(TOOLKIT_PLAY)[0]
+    assert plays(result)[:7] == [CLASSIFY_PLAY, VALIDATE_PLAY, ARCH_PLAY, JETSON_PLAY, PREFLIGHT_PLAY,
+                                 TOOLKIT_PLAN_PLAY, TOOLKIT_PLAY], plays(result)
+    preflight = out.split(PREFLIGHT_PLAY)[1].split(TOOLKIT_PLAN_PLAY)[0]
     assert "fatal:" not in preflight and "WARNING:" not in preflight, preflight
     # One pass for every role and host: each distinct file looked up (and hashed) once.
     looked = section(preflight, LOOKUP_TASK)

@@ -1,4 +1,4 @@
-"""Upgrades: the settings' rules (plugins/module_utils/k3s_upgrade.py, shared by the k3s role and the
+"""Upgrades: the settings' rules (plugins/module_utils/upgrades.py, shared by the k3s role and the
 CLI's inventory check), the upgrade plan (roles/k3s/tasks/upgrade_plan.yml) against two k3s double
 servers on loopback, the plays of playbooks/cluster.yml that select its groups (their `hosts`,
 `serial` and `max_fail_percentage` read from the playbook itself), and the double's
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.openshell_auto.cluster.plugins.module_utils import k3s_upgrade
+from ansible_collections.openshell_auto.cluster.plugins.module_utils import upgrades
 from helpers import REPO, ROLE_TEST_ENV
 from openshell_auto.errors import InputError
 from openshell_auto.inventory import load_inventory
@@ -33,31 +33,43 @@ NEW = "v1.35.3+k3s1"
 # ---------------------------------------------------------------- the rules
 @pytest.mark.parametrize("value", [1, 3, "2", "25%", "100%", "1%", 999999])
 def test_batch_sizes_that_serial_takes(value: object) -> None:
-    assert k3s_upgrade.agent_batch_problem(value) is None
+    assert upgrades.agent_batch_problem(value) is None
 
 
 @pytest.mark.parametrize("value", [0, "0", -1, "0%", "101%", "1.5", "25 %", "all", True, None, "", [1], "1\n2",
                                    1000000])
 def test_batch_sizes_refused(value: object) -> None:
-    problem = k3s_upgrade.agent_batch_problem(value)
+    problem = upgrades.agent_batch_problem(value)
     assert problem is not None and "whole number of agents" in problem and "\n" not in problem
 
 
 def test_a_percentage_becomes_a_group_name() -> None:
-    assert k3s_upgrade.agent_batch_group("25%") == "openshell_k3s_upgrade_batch_25pct"
-    assert k3s_upgrade.agent_batch_group(2) == "openshell_k3s_upgrade_batch_2"
+    assert upgrades.agent_batch_group("25%", "k3s") == "openshell_k3s_upgrade_batch_25pct"
+    assert upgrades.agent_batch_group(2, "toolkit") == "openshell_toolkit_upgrade_batch_2"
+    with pytest.raises(ValueError, match="unknown upgrade plan"):
+        upgrades.agent_batch_group(2, "chart")
+
+
+def test_a_node_is_found_only_in_an_answer_of_the_api() -> None:
+    listing = {"rc": 0, "stdout": json.dumps({"items": [{"metadata": {"name": "n1"}, "spec": {"unschedulable": True}},
+                                                        {"metadata": {"name": "n2"}}]})}
+    assert upgrades.api_node(listing, "n1") == {"metadata": {"name": "n1"}, "spec": {"unschedulable": True}}
+    assert upgrades.api_node(listing, "n3") == {}
+    assert upgrades.api_node({**listing, "rc": 1}, "n1") == {}  # no cluster yet: every node is new
+    assert upgrades.api_node({"rc": 0, "stdout": "not json"}, "n1") == {}
+    assert upgrades.api_node({}, "n1") == {} and upgrades.api_node(None, "n1") == {}
 
 
 @pytest.mark.parametrize("value,ok", [("openshell-pre-upgrade", True), ("a", True), ("pre-1-35", True),
                                       ("Pre", False), ("-x", False), ("x-", False), ("a b", False), ("a/b", False),
                                       ("a" * 41, False), ("", False), (7, False), ("x;rm -rf /", False)])
 def test_snapshot_names(value: object, ok: bool) -> None:
-    assert (k3s_upgrade.snapshot_name_problem(value) is None) is ok
+    assert (upgrades.snapshot_name_problem(value) is None) is ok
 
 
 @pytest.mark.parametrize("line,problem", [
-    ("k3s_agent_batch: 0", "field k3s_agent_batch: `0` is not a batch size"),
-    ("k3s_agent_batch: '150%'", "field k3s_agent_batch: `150%` is not a batch size"),
+    ("openshell_upgrade_batch: 0", "field openshell_upgrade_batch: `0` is not a batch size"),
+    ("openshell_upgrade_batch: '150%'", "field openshell_upgrade_batch: `150%` is not a batch size"),
     ("k3s_upgrade_snapshot_name: 'pre upgrade'", "field k3s_upgrade_snapshot_name: `pre upgrade` is not a snapshot"),
 ])
 def test_the_cli_refuses_bad_upgrade_settings(write_inventory: Callable[..., Path], line: str, problem: str) -> None:
@@ -76,7 +88,7 @@ def test_the_cli_refuses_bad_upgrade_settings(write_inventory: Callable[..., Pat
 
 
 @pytest.mark.parametrize("variables,problem", [
-    ({"k3s_agent_batch": "all"}, "field k3s_agent_batch: `all` is not a batch size"),
+    ({"openshell_upgrade_batch": "all"}, "field openshell_upgrade_batch: `all` is not a batch size"),
     ({"k3s_upgrade_snapshot_name": "Pre"}, "field k3s_upgrade_snapshot_name: `Pre` is not a snapshot name"),
 ])
 def test_the_role_refuses_bad_upgrade_settings(run_play: Callable[..., subprocess.CompletedProcess[str]],
@@ -100,18 +112,24 @@ def test_the_role_refuses_bad_upgrade_settings(run_play: Callable[..., subproces
 
 
 # ---------------------------------------------------------------- the plan and cluster.yml's plays
-def _cluster_plays() -> dict[str, dict[str, Any]]:
-    return {play["name"]: play for play in yaml.safe_load((REPO / "playbooks" / "cluster.yml").read_text())}
+def _plays(playbook: str) -> dict[str, dict[str, Any]]:
+    return {play["name"]: play for play in yaml.safe_load((REPO / "playbooks" / playbook).read_text())
+            if "name" in play}
 
 
-def _plan_playbook() -> str:
-    """cluster.yml's plan play as it is, then its snapshot and agent plays with their own `hosts`,
-    `serial` and `max_fail_percentage`, each printing who runs in which batch instead of changing
-    anything."""
-    plays = _cluster_plays()
-    out: list[dict[str, Any]] = [{**plays["Plan the upgrade (which nodes change release)"], "become": False}]
-    for name in ("Snapshot etcd before the first server changes release", "K3s agents",
-                 "K3s agents that change release (in batches, each drained first)"):
+TOOLKIT_UPGRADE = "NVIDIA container toolkit and CDI specs on GPU agents that change version (in batches, each drained first)"
+K3S_UPGRADE = "K3s agents that change release (in batches, each drained first)"
+
+
+def _plan_playbook(playbook: str = "cluster.yml", plan: str = "Plan the upgrade (which nodes change release)",
+                   names: tuple[str, ...] = ("Snapshot etcd before the first server changes release", "K3s agents",
+                                             K3S_UPGRADE)) -> str:
+    """The playbook's plan play as it is, then the plays that select its groups with their own
+    `hosts`, `serial` and `max_fail_percentage`, each printing who runs in which batch instead of
+    changing anything."""
+    plays = _plays(playbook)
+    out: list[dict[str, Any]] = [{**plays[plan], "become": False}]
+    for name in names:
         play = plays[name]
         keep = {k: play[k] for k in ("hosts", "serial", "max_fail_percentage") if k in play}
         out.append({"name": name, "gather_facts": False, **keep, "tasks": [
@@ -121,10 +139,8 @@ def _plan_playbook() -> str:
                        " before={{ __k3s_release_before | default('-') }}"},
              "vars": {"__k3s_was_unschedulable": "{{ __k3s_plan_node.spec.unschedulable | default(false) }}",
                       "__k3s_release_before": "{{ __k3s_plan_node.status.nodeInfo.kubeletVersion | default('') }}",
-                      "__k3s_plan_node": "{{ ((__k3s_plan_nodes.stdout | from_json)['items'] "
-                                         "if __k3s_plan_nodes.rc == 0 else []) "
-                                         "| selectattr('metadata.name', 'equalto', k3s_node_name) "
-                                         "| first | default({}) }}"}}]})
+                      "__k3s_plan_node": "{{ __openshell_nodes_before | openshell_auto.cluster.openshell_api_node("
+                                         "k3s_node_name | default(inventory_hostname)) }}"}}]})
     return yaml.safe_dump(out, sort_keys=False)
 
 
@@ -136,7 +152,8 @@ def _plan_inventory(kubeconfig: Path, agents: dict[str, dict[str, object]]) -> s
         "children": {
             "openshell_role_server": {"hosts": {"s1": local}},
             "openshell_role_first_server": {"hosts": {"s1": {}}},
-            "openshell_role_agent": {"hosts": {name: {**local, **extra} for name, extra in agents.items()}}}}})
+            "openshell_role_agent": {"hosts": {name: {**local, **extra} for name, extra in agents.items()}},
+            "openshell_role_gpu": {"hosts": dict.fromkeys(agents, {})}}}})
 
 
 def _batches(stdout: str) -> list[tuple[str, str]]:
@@ -155,7 +172,7 @@ def test_the_plan_groups_the_nodes_and_the_agents_upgrade_one_batch_at_a_time(
                       env=ROLE_TEST_ENV)
     assert result.returncode == 0, result.stdout
     batches = _batches(result.stdout)
-    upgrade = "K3s agents that change release (in batches, each drained first)"
+    upgrade = K3S_UPGRADE
     assert batches == [("Snapshot etcd before the first server changes release", "s1"),
                        ("K3s agents", "a3"),
                        (upgrade, "a1"), (upgrade, "a2"), (upgrade, "a4")], batches
@@ -163,12 +180,12 @@ def test_the_plan_groups_the_nodes_and_the_agents_upgrade_one_batch_at_a_time(
     assert "WARNING" not in result.stdout + result.stderr
 
     result = run_play(_plan_inventory(kubeconfig, agents), _plan_playbook(),
-                      extra_vars={"k3s_version": NEW, "k3s_agent_batch": "67%"}, env=ROLE_TEST_ENV)
+                      extra_vars={"k3s_version": NEW, "openshell_upgrade_batch": "67%"}, env=ROLE_TEST_ENV)
     assert result.returncode == 0, result.stdout
     # Ansible's percentage of the play's 3 hosts (lib/ansible/utils/helpers.py pct_to_int): int(2.01) = 2
     assert [b for b in _batches(result.stdout) if b[0] == upgrade] == [(upgrade, "a1,a2"), (upgrade, "a4")]
     result = run_play(_plan_inventory(kubeconfig, agents), _plan_playbook(),
-                      extra_vars={"k3s_version": NEW, "k3s_agent_batch": 2}, env=ROLE_TEST_ENV)
+                      extra_vars={"k3s_version": NEW, "openshell_upgrade_batch": 2}, env=ROLE_TEST_ENV)
     assert [b for b in _batches(result.stdout) if b[0] == upgrade] == [(upgrade, "a1,a2"), (upgrade, "a4")]
 
 
@@ -191,10 +208,10 @@ def test_nothing_upgrades_on_the_running_release_or_without_an_api(
 
 
 @pytest.mark.parametrize("agents,problem", [
-    ({"a1": {"k3s_node_name": "s2", "k3s_agent_batch": 0}, "a2": {}},
-     "field k3s_agent_batch on a1: `0` is not a batch size"),
-    ({"a1": {"k3s_node_name": "s2", "k3s_agent_batch": 2}, "a2": {"k3s_node_name": "s2", "k3s_agent_batch": "50%"}},
-     "field k3s_agent_batch: the agents that change release have different values (2, 50%)"),
+    ({"a1": {"k3s_node_name": "s2", "openshell_upgrade_batch": 0}, "a2": {}},
+     "field openshell_upgrade_batch on a1: `0` is not a batch size"),
+    ({"a1": {"k3s_node_name": "s2", "openshell_upgrade_batch": 2}, "a2": {"k3s_node_name": "s2", "openshell_upgrade_batch": "50%"}},
+     "field openshell_upgrade_batch: the agents that change have different values (2, 50%)"),
 ])
 def test_a_bad_or_split_batch_size_stops_the_plan(
         two_servers: tuple[Path, Path, Path, int, int], run_play: Callable[..., subprocess.CompletedProcess[str]],
@@ -204,6 +221,41 @@ def test_a_bad_or_split_batch_size_stops_the_plan(
     assert result.returncode == 2 and problem in result.stdout and "Nothing was changed" in result.stdout, \
         result.stdout
     assert _batches(result.stdout) == []  # no later play ran
+
+
+def _dpkg_says(version: str) -> dict[str, object]:
+    """The toolkit role's package query (its dpkg-query line format) answering `version` installed."""
+    return {"__nvidia_container_toolkit_query": {
+        "Debian": ["echo", f"nvidia-container-toolkit-base installed {version} hold"],
+        "RedHat": ["echo", f"nvidia-container-toolkit-base installed {version} hold"]}}
+
+
+def test_the_toolkit_plan_drains_only_cluster_agents_whose_version_changes(
+        two_servers: tuple[Path, Path, Path, int, int], run_play: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    kubeconfig = two_servers[0]
+    agents = {"a1": {"k3s_node_name": "s2"}, "a2": {}, "a3": {"k3s_node_name": "s2"}}  # a2: not in the cluster yet
+    names = ("NVIDIA container toolkit and CDI specs on GPU hosts", TOOLKIT_UPGRADE)
+    plan = "Plan a toolkit change (which GPU agents change version)"
+    result = run_play(_plan_inventory(kubeconfig, agents), _plan_playbook("gpu_hosts.yml", plan, names),
+                      extra_vars={"nvidia_container_toolkit_version": "1.18.2-1", **_dpkg_says("1.18.1-1")},
+                      env=ROLE_TEST_ENV)
+    assert result.returncode == 0, result.stdout
+    assert _batches(result.stdout) == [(names[0], "a2"), (TOOLKIT_UPGRADE, "a1"), (TOOLKIT_UPGRADE, "a3")], \
+        result.stdout
+    assert "WARNING" not in result.stdout + result.stderr
+    # the pinned version already installed: every GPU host at once, nothing drained
+    result = run_play(_plan_inventory(kubeconfig, agents), _plan_playbook("gpu_hosts.yml", plan, names),
+                      extra_vars={"nvidia_container_toolkit_version": "1.18.2-1", **_dpkg_says("1.18.2-1"),
+                                  "openshell_upgrade_batch": "100%"}, env=ROLE_TEST_ENV)
+    assert result.returncode == 0, result.stdout
+    assert _batches(result.stdout) == [(names[0], "a1,a2,a3")]
+    # a bad batch size stops the plan before any host changed
+    result = run_play(_plan_inventory(kubeconfig, agents), _plan_playbook("gpu_hosts.yml", plan, names),
+                      extra_vars={"nvidia_container_toolkit_version": "1.18.2-1", **_dpkg_says("1.18.1-1"),
+                                  "openshell_upgrade_batch": "0%"}, env=ROLE_TEST_ENV)
+    assert result.returncode == 2 and "field openshell_upgrade_batch on a1, a2, a3: `0%`" in result.stdout, \
+        result.stdout
+    assert _batches(result.stdout) == []
 
 
 # ---------------------------------------------------------------- the double's etcd-snapshot

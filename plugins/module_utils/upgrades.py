@@ -1,8 +1,8 @@
-"""Settings of k3s upgrades, one function per rule: used by the k3s role (plugins/filter/k3s_upgrade.py:
+"""Settings of k3s upgrades, one function per rule: used by the k3s role (plugins/filter/upgrades.py:
 the settings check and the upgrade plan's groups) and by the CLI's inventory check (exit 2 before
 anything runs).
 
-- k3s_agent_batch: how many agents change release at a time. It becomes the `serial` of the play
+- openshell_upgrade_batch: how many agents change release at a time. It becomes the `serial` of the play
   that upgrades agents (playbooks/cluster.yml), so it takes what Ansible's `serial` takes for one
   batch size: a whole number of hosts, or a percentage of the play's hosts ("25%"; Ansible rounds
   down and never below one host: lib/ansible/utils/helpers.py pct_to_int). Zero (Ansible: all at
@@ -14,29 +14,35 @@ anything runs).
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import shown
 
 _BATCH = re.compile(r"[1-9][0-9]{0,5}|(?:[1-9][0-9]?|100)%")
 _SNAPSHOT_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
-# The suffix of the upgrade plan's group for a batch size ("25%" -> "25pct"; group names take no `%`).
-GROUP_PREFIX = "openshell_k3s_upgrade_batch_"
+# What an upgrade plan changes, and the prefix of its batch groups: openshell_<what>_upgrade_batch_<size>
+# ("25%" -> "25pct"; group names take no `%`).
+PLANS = ("k3s", "toolkit")
 
 
 def agent_batch_problem(value: Any) -> str | None:
-    """k3s_agent_batch: a whole number of agents (1 or more) or a percentage ('1%' to '100%')."""
+    """openshell_upgrade_batch: a whole number of agents (1 or more) or a percentage ('1%' to '100%')."""
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if isinstance(text, str) and _BATCH.fullmatch(text.strip()):
         return None
     return f"`{shown(value)}` is not a batch size; use a whole number of agents (1 or more), or a percentage " \
-           "of the agents that change release such as '25%'"
+           "of the agents that change such as '25%'"
 
 
-def agent_batch_group(value: Any) -> str:
-    """The plan's group for agents that change release in batches of `value` (a valid size)."""
-    return GROUP_PREFIX + str(value).strip().replace("%", "pct")
+def agent_batch_group(value: Any, what: str) -> str:
+    """The group of the `what` plan (k3s, toolkit) for agents that change in batches of `value` (a
+    valid size)."""
+    if what not in PLANS:
+        raise ValueError(f"unknown upgrade plan {what!r}; one of {', '.join(PLANS)}")
+    return f"openshell_{what}_upgrade_batch_" + str(value).strip().replace("%", "pct")
 
 
 def snapshot_name_problem(value: Any) -> str | None:
@@ -45,3 +51,17 @@ def snapshot_name_problem(value: Any) -> str | None:
         return None
     return f"`{shown(value)}` is not a snapshot name; use 1 to 40 lower-case letters, digits and `-` " \
            "(not first or last), e.g. openshell-pre-upgrade"
+
+
+def api_node(result: Any, name: str) -> dict[str, Any]:
+    """The Node object called `name` in a registered `kubectl get nodes -o json` (roles/openshell/
+    tasks/nodes_read.yml), or {} when the API does not know it, did not answer, or the read did not
+    run (a node that counts as new: nothing to drain, nothing to upgrade)."""
+    if not isinstance(result, Mapping) or result.get("rc") != 0:
+        return {}
+    try:
+        items = json.loads(str(result.get("stdout") or "")).get("items") or []
+    except (ValueError, AttributeError):
+        return {}
+    return next((dict(item) for item in items if isinstance(item, Mapping)
+                 and (item.get("metadata") or {}).get("name") == name), {})
