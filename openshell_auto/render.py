@@ -77,7 +77,8 @@ def _role_files(loader: Any, roles_dir: Path, sub: str) -> dict[str, Any]:
         for name in ("main.yml", "main.yaml"):
             file = role / sub / name
             if file.is_file():
-                data = loader.load_from_file(str(file), trusted_as_template=True)
+                # read once per render and never changed: no cached copy, no deep copy of it
+                data = loader.load_from_file(str(file), cache="none", unsafe=True, trusted_as_template=True)
                 if isinstance(data, dict):
                     merged.update(data)
                 break
@@ -234,9 +235,10 @@ class _Context:
     outdir: Path
     entries: list[Any]
     selected: dict[int, set[str]]
-    sources: dict[Path, str] = field(default_factory=dict)  # template text by file
+    sources: dict[Path, str | None] = field(default_factory=dict)  # template text by file (None: no file)
     memo: dict[Any, Any] = field(default_factory=dict)  # _memo_key or (index, Scope.handed key) -> outcome
     resolver: Any = None  # render_vars.Resolver: each variable's template once per distinct input
+    made: set[Path] = field(default_factory=set)  # directories this process made or found
 
 
 _HostResult = tuple[str, list[tuple[str, str]], list[str]]
@@ -302,10 +304,12 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
             continue
         label = f"host {host_name}: {entry.role}/templates/{entry.template}"
         source = context.roles / entry.role / "templates" / entry.template
-        if not source.is_file():
+        if source not in context.sources:
+            context.sources[source] = source.read_text(encoding="utf-8") if source.is_file() else None
+        template = context.sources[source]
+        if template is None:
             errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
             continue
-        template = context.sources.setdefault(source, source.read_text(encoding="utf-8"))
         texts = ("{{ " + entry.when + " }}" if entry.when else "", entry.dest, template)
         needed = referenced_variables(texts, all_vars)
         if needed is not None and entry.when:  # `when` first: a file not written needs nothing else
@@ -335,7 +339,7 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
             errors.append(f"{label}: field dest rendered to `{shown(dest)}`, which leaves {context.outdir}/"
                           f"{host_name}; set the role variable to an absolute path without `..`")
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(target.parent, context.made)
         if not inside(context.outdir / host_name, target):  # a symlink created meanwhile
             errors.append(f"{label}: {target} leaves {context.outdir}/{host_name}; remove the symlink there")
             continue
@@ -362,6 +366,17 @@ def _wanted_once(context: _Context, scope: Any, index: int, label: str) -> bool 
         context.memo[key] = wanted
     result: bool = context.memo[key]
     return result
+
+
+def _make_dirs(directory: Path, made: set[Path]) -> None:
+    """`mkdir -p directory`, without asking again for the directories this render made or found."""
+    missing: list[Path] = []
+    while directory not in made and directory.parent != directory:
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        made.add(path)
 
 
 def _handed(scope: Any, texts: Iterable[str]) -> tuple[Any, dict[str, Any]] | None:

@@ -85,6 +85,8 @@ class Resolver:
         self._keep: list[Any] = []  # objects keyed by identity live as long as the render
         self._container_keys: dict[int, Hashable] = {}
         self._strings: dict[int, tuple[str, ...]] = {}  # id(container) -> template strings inside
+        self._shapes: dict[int, tuple[Hashable, tuple[str, ...] | None]] = {}  # id(value) -> shape()
+        self._leaves: dict[int, Node] = {}  # id(value) -> leaf()
         self._templar: Any = None
 
     def intern(self, key: Hashable) -> int:
@@ -137,6 +139,25 @@ class Resolver:
             self._keep.append(value)
             self._strings[id(value)] = cached
         return cached
+
+    def shape(self, value: Any) -> tuple[Hashable, tuple[str, ...] | None]:
+        """(value_key, the names its templates use, sorted; None: it holds no template), once per
+        object of a render (role defaults are the same objects for every host)."""
+        cached = self._shapes.get(id(value))
+        if cached is None:
+            names = self.names_of(value)
+            deps = tuple(sorted(names)) if names or self.template_strings(value) else None
+            cached = self._shapes[id(value)] = (self.value_key(value), deps)
+            self._keep.append(value)
+        return cached
+
+    def leaf(self, value: Any, key: Hashable) -> Node:
+        """The node of a value without templates: handed over as it is."""
+        node = self._leaves.get(id(value))
+        if node is None:
+            node = self._leaves[id(value)] = Node(self.intern(("value", key)), value, False)
+            self._keep.append(value)
+        return node
 
     def names_of(self, value: Any) -> frozenset[str]:
         names: set[str] = set()
@@ -192,15 +213,14 @@ class Scope:
             return None
         resolver = self._resolver
         value = self._variables[name]
-        names = resolver.names_of(value)
-        if not names and not resolver.template_strings(value):
-            node = Node(resolver.intern(("value", resolver.value_key(value))), value, False)
+        key, deps = resolver.shape(value)
+        if deps is None:
+            node = resolver.leaf(value, key)
             self._nodes[name] = node
             return node
         self._nodes[name] = _PENDING
-        deps = tuple(sorted(names))
         dep_nodes = [self.node(d) for d in deps]
-        ident = resolver.intern(("template", resolver.value_key(value),
+        ident = resolver.intern(("template", key,
                                  tuple((d, n.ident if n else None) for d, n in zip(deps, dep_nodes, strict=True))))
         if any(d in LATE_NAMES for d in deps) or any(n is not None and n.lazy for n in dep_nodes):
             node = Node(ident, value, True, deps)
