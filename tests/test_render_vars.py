@@ -144,3 +144,84 @@ def test_scope_keys_values_by_result_and_leaves_the_unknowable_to_ansible() -> N
     for variables in ({"a": t("{{ b }}"), "b": t("{{ a }}")}, {"a": t("{{ vars['b'] }}"), "b": 1}):
         with pytest.raises(Dynamic):
             resolver.scope(variables).handed(["a"])
+
+
+def _k3s_membership() -> dict[str, str]:
+    import yaml
+
+    from helpers import REPO
+
+    data = yaml.safe_load((REPO / "roles/k3s/vars/main.yml").read_text())
+    return {name: data[name] for name in ("__k3s_is_server", "__k3s_is_gpu")}
+
+
+def test_k3s_membership_costs_each_host_the_same_whatever_the_cluster_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_inventory: Callable[..., Path]) -> None:
+    """The real roles on 2 servers and 10 agents (5 GPU): role k3s's server/GPU membership is
+    templated once per distinct set of the host's own groups (4 here), not once per host (a scan
+    of the whole group each time)."""
+    from ansible._internal._templating import _engine
+
+    expressions = set(_k3s_membership().values())
+    seen: Counter[str] = Counter()
+    original = _engine.TemplateEngine.template
+
+    def counting(self: Any, variable: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(variable, str) and str(variable) in expressions:
+            seen[str(variable)] += 1
+        return original(self, variable, *args, **kwargs)
+
+    hosts = "\n".join(f"        a{i}: {{openshell_gpu: {str(i % 2 == 0).lower()}}}" for i in range(10))
+    inventory = write_inventory(
+        "all:\n  children:\n    openshell_servers:\n      hosts:\n        s1: {ansible_host: 192.0.2.1}\n"
+        f"        s2: {{ansible_host: 192.0.2.2}}\n    openshell_agents:\n      hosts:\n{hosts}\n")
+    monkeypatch.setattr(_engine.TemplateEngine, "template", counting)
+    monkeypatch.setenv("OPENSHELL_AUTO_RENDER_WORKERS", "1")
+    render_inventory(inventory, tmp_path / "out")
+    assert set(seen) == expressions and all(count <= 4 for count in seen.values()), seen
+
+
+def test_k3s_membership_follows_group_by_in_a_play(run_play: Callable[..., Any]) -> None:
+    """Role k3s's membership variables (its vars/main.yml) in a play: before the dynamic groups
+    exist, after group_by adds them, delegated, and in the next play, each host answers for itself."""
+    from helpers import REPO
+
+    checks = "(__k3s_is_gpu | bool) == gpu and (__k3s_is_server | bool) == server"
+    result = run_play(
+        """
+        all:
+          vars: {ansible_connection: local, ansible_python_interpreter: "{{ ansible_playbook_python }}"}
+          hosts:
+            s1: {gpu: false, server: true}
+            g1: {gpu: true, server: false}
+            c1: {gpu: false, server: false}
+        """,
+        f"""
+        - hosts: all
+          gather_facts: false
+          vars_files: [{REPO / "roles/k3s/vars/main.yml"}]
+          tasks:
+            - name: No dynamic group yet
+              ansible.builtin.assert:
+                that: not (__k3s_is_gpu | bool) and not (__k3s_is_server | bool)
+            - name: Group as role openshell does
+              ansible.builtin.group_by:
+                key: "{{{{ item }}}}"
+              loop: "{{{{ (['openshell_role_gpu'] if gpu else []) + (['openshell_role_server'] if server else []) }}}}"
+            - name: Each host answers for itself
+              ansible.builtin.assert:
+                that: {checks}
+            - name: Delegated, still the host's own answer
+              ansible.builtin.assert:
+                that: {checks}
+              delegate_to: c1
+        - hosts: all
+          gather_facts: false
+          vars_files: [{REPO / "roles/k3s/vars/main.yml"}]
+          tasks:
+            - name: The next play too
+              ansible.builtin.assert:
+                that: {checks}
+        """)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("failed=0") == 3 and "ok=5" in result.stdout
