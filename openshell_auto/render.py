@@ -139,7 +139,9 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     work = [h for h in classified.hosts if any(h in context.selected[i] for i in range(len(entries)))]
     with compile_cache(), _strings_cache(context.resolver.template_strings):
         if _workers(context, work) > 1:
-            results = _run_parallel(context, work)
+            # The first host here: the workers inherit what it loaded and templated (filter
+            # plugins, compiled templates, the variables every host shares) instead of each redoing it.
+            results = [_render_host(context, work[0]), *_run_parallel(context, work[1:])]
         else:
             results = [_render_host(context, h) for h in work]
     by_host = {host: (files, errors) for host, files, errors in results}
