@@ -313,19 +313,19 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
             errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
             continue
         texts = ("{{ " + entry.when + " }}" if entry.when else "", entry.dest, template)
-        needed = referenced_variables(texts, all_vars)
-        if needed is not None and entry.when:  # `when` first: a file not written needs nothing else
-            wanted = _wanted_once(context, scope, index, label)
-            if wanted is False:
-                continue
-        handed = None if needed is None else _handed(scope, texts)
-        if handed is not None:
-            key: Any = (index, handed[0])
-            variables = handed[1]
-        else:
-            variables = all_vars if needed is None else {k: v for k, v in all_vars.items() if k in needed}
-            key = None if needed is None else _memo_key(index, variables)
+        if entry.when and _wanted_once(context, scope, index, label) is False:
+            continue  # `when` first: a file not written needs nothing else
+        handed = _handed(scope, texts)
+        key: Any = None if handed is None else (index, handed[0])
         outcome = context.memo.get(key) if key is not None else None
+        if outcome is None:  # not rendered yet: which variables can the entry reach at all?
+            needed = referenced_variables(texts, all_vars)
+            if needed is not None and handed is not None:
+                variables = handed[1]
+            else:
+                variables = all_vars if needed is None else {k: v for k, v in all_vars.items() if k in needed}
+                key = None if needed is None else _memo_key(index, variables)
+                outcome = context.memo.get(key) if key is not None else None
         if outcome is None:
             outcome = _evaluate(context, entry, source, variables, label)
             if key is not None and isinstance(outcome, tuple):
