@@ -168,11 +168,12 @@ class Resolver:
             names |= used
         return frozenset(names)
 
-    def result(self, ident: int, value: Any, variables: dict[str, Any]) -> tuple[Any, bool]:
-        """(result, False) or (value, True) when it stays for Ansible to template lazily."""
+    def result(self, ident: int, value: Any, variables: Callable[[], dict[str, Any]]) -> tuple[Any, bool]:
+        """(result, False) or (value, True) when it stays for Ansible to template lazily; templated
+        over variables() the first time this ident is asked for."""
         cached = self._results.get(ident)
         if cached is None:
-            cached = self._results[ident] = self._template(value, variables)
+            cached = self._results[ident] = self._template(value, variables())
         return cached
 
     def _template(self, value: Any, variables: dict[str, Any]) -> tuple[Any, bool]:
@@ -225,7 +226,7 @@ class Scope:
         if any(d in LATE_NAMES for d in deps) or any(n is not None and n.lazy for n in dep_nodes):
             node = Node(ident, value, True, deps)
         else:
-            result, lazy = resolver.result(ident, value, self.handed(deps)[1])
+            result, lazy = resolver.result(ident, value, lambda: self.handed(deps)[1])
             if lazy:
                 node = Node(ident, value, True, deps)
             else:  # named by its result: hosts whose inputs differ but results agree share what follows
