@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +77,8 @@ def _role_files(loader: Any, roles_dir: Path, sub: str) -> dict[str, Any]:
         for name in ("main.yml", "main.yaml"):
             file = role / sub / name
             if file.is_file():
-                data = loader.load_from_file(str(file), trusted_as_template=True)
+                # read once per render and never changed: no cached copy, no deep copy of it
+                data = loader.load_from_file(str(file), cache="none", unsafe=True, trusted_as_template=True)
                 if isinstance(data, dict):
                     merged.update(data)
                 break
@@ -93,6 +94,7 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     from openshell_auto import rendered_files
     from openshell_auto.extra_vars import parse_extra_vars
     from openshell_auto.inventory import load_inventory
+    from openshell_auto.render_vars import Resolver
 
     content = paths.content()
     os.environ.setdefault("ANSIBLE_CONFIG", str(content.ansible_cfg))
@@ -132,11 +134,14 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     context = _Context(loader=loader, manager=manager, variable_manager=variable_manager, defaults=defaults,
                        role_vars=role_vars, extra=trusted_extra, classified=classified, roles=content.roles,
                        outdir=outdir, entries=entries,
-                       selected={i: set(classified.select(e.hosts)) for i, e in enumerate(entries)})
+                       selected={i: set(classified.select(e.hosts)) for i, e in enumerate(entries)},
+                       resolver=Resolver(loader, names_of))
     work = [h for h in classified.hosts if any(h in context.selected[i] for i in range(len(entries)))]
-    with compile_cache():
+    with compile_cache(), _strings_cache(context.resolver.template_strings):
         if _workers(context, work) > 1:
-            results = _run_parallel(context, work)
+            # The first host here: the workers inherit what it loaded and templated (filter
+            # plugins, compiled templates, the variables every host shares) instead of each redoing it.
+            results = [_render_host(context, work[0]), *_run_parallel(context, work[1:])]
         else:
             results = [_render_host(context, h) for h in work]
     by_host = {host: (files, errors) for host, files, errors in results}
@@ -232,8 +237,10 @@ class _Context:
     outdir: Path
     entries: list[Any]
     selected: dict[int, set[str]]
-    sources: dict[Path, str] = field(default_factory=dict)  # template text by file
-    memo: dict[str, Any] = field(default_factory=dict)  # _memo_key -> _evaluate's outcome
+    sources: dict[Path, str | None] = field(default_factory=dict)  # template text by file (None: no file)
+    memo: dict[Any, Any] = field(default_factory=dict)  # _memo_key or (index, Scope.handed key) -> outcome
+    resolver: Any = None  # render_vars.Resolver: each variable's template once per distinct input
+    made: set[Path] = field(default_factory=set)  # directories this process made or found
 
 
 _HostResult = tuple[str, list[tuple[str, str]], list[str]]
@@ -293,20 +300,32 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
         "__openshell_is_agent": host_name in classified.agents,
         "__openshell_is_gpu": host_name in classified.gpu_hosts,
     })
+    scope = context.resolver.scope(all_vars)
     for index, entry in enumerate(context.entries):
         if host_name not in context.selected[index]:
             continue
         label = f"host {host_name}: {entry.role}/templates/{entry.template}"
         source = context.roles / entry.role / "templates" / entry.template
-        if not source.is_file():
+        if source not in context.sources:
+            context.sources[source] = source.read_text(encoding="utf-8") if source.is_file() else None
+        template = context.sources[source]
+        if template is None:
             errors.append(f"{source}: {label}: template not found; fix the RENDERED_FILES entry")
             continue
-        template = context.sources.setdefault(source, source.read_text(encoding="utf-8"))
-        needed = referenced_variables(("{{ " + entry.when + " }}" if entry.when else "", entry.dest, template),
-                                      all_vars)
-        variables = all_vars if needed is None else {k: v for k, v in all_vars.items() if k in needed}
-        key = None if needed is None else _memo_key(index, variables)
+        texts = ("{{ " + entry.when + " }}" if entry.when else "", entry.dest, template)
+        if entry.when and _wanted_once(context, scope, index, label) is False:
+            continue  # `when` first: a file not written needs nothing else
+        handed = _handed(scope, texts)
+        key: Any = None if handed is None else (index, handed[0])
         outcome = context.memo.get(key) if key is not None else None
+        if outcome is None:  # not rendered yet: which variables can the entry reach at all?
+            needed = referenced_variables(texts, all_vars)
+            if needed is not None and handed is not None:
+                variables = handed[1]
+            else:
+                variables = all_vars if needed is None else {k: v for k, v in all_vars.items() if k in needed}
+                key = None if needed is None else _memo_key(index, variables)
+                outcome = context.memo.get(key) if key is not None else None
         if outcome is None:
             outcome = _evaluate(context, entry, source, variables, label)
             if key is not None and isinstance(outcome, tuple):
@@ -322,7 +341,7 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
             errors.append(f"{label}: field dest rendered to `{shown(dest)}`, which leaves {context.outdir}/"
                           f"{host_name}; set the role variable to an absolute path without `..`")
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(target.parent, context.made)
         if not inside(context.outdir / host_name, target):  # a symlink created meanwhile
             errors.append(f"{label}: {target} leaves {context.outdir}/{host_name}; remove the symlink there")
             continue
@@ -330,6 +349,55 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
         target.chmod(0o600)  # rendered files may hold tokens
         files.append((dest, str(target)))
     return host_name, files, errors
+
+
+def _wanted_once(context: _Context, scope: Any, index: int, label: str) -> bool | None:
+    """An entry's `when` over the variables it reaches, once per distinct set of their values;
+    None where those cannot be known or it fails (the entry's evaluation then reports it)."""
+    from ansible.template import Templar
+
+    entry = context.entries[index]
+    handed = _handed(scope, ("{{ " + entry.when + " }}",))
+    if handed is None:
+        return None
+    key = ("when", index, handed[0])
+    if key not in context.memo:
+        wanted = _wanted(Templar(loader=context.loader, variables=handed[1]), entry, label)
+        if isinstance(wanted, str):
+            return None
+        context.memo[key] = wanted
+    result: bool = context.memo[key]
+    return result
+
+
+def _make_dirs(directory: Path, made: set[Path]) -> None:
+    """`mkdir -p directory`, without asking again for the directories this render made or found."""
+    missing: list[Path] = []
+    while directory not in made and directory.parent != directory:
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        made.add(path)
+
+
+def _handed(scope: Any, texts: Iterable[str]) -> tuple[Any, dict[str, Any]] | None:
+    """(memo key, variables) for an entry: the names its texts use, each variable templated once
+    per distinct input (render_vars); None where the names cannot be known (every variable then)."""
+    from openshell_auto.render_vars import Dynamic
+
+    names: set[str] = set()
+    for text in texts:
+        if any(marker in text for marker in _TEMPLATE_MARKERS):
+            used = names_of(text)
+            if used is None:
+                return None
+            names |= used
+    try:
+        handed: tuple[Any, dict[str, Any]] = scope.handed(names)
+    except Dynamic:
+        return None
+    return handed
 
 
 def _memo_key(index: int, variables: dict[str, Any]) -> str:
@@ -349,13 +417,9 @@ def _evaluate(context: _Context, entry: Any, source: Path, variables: dict[str, 
     from ansible.template import Templar, trust_as_template
 
     templar = Templar(loader=context.loader, variables=variables)
-    if entry.when:
-        try:
-            wanted = templar.template(trust_as_template("{{ (" + entry.when + ") | bool }}"))
-        except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
-            return f"{label}: field when `{entry.when}`: {_one_line(exc)}"
-        if str(wanted).strip().lower() not in ("true", "1"):
-            return False
+    wanted = _wanted(templar, entry, label)
+    if wanted is not True:
+        return wanted
     try:
         dest = entry.dest
         if any(marker in dest for marker in _TEMPLATE_MARKERS):
@@ -370,6 +434,19 @@ def _evaluate(context: _Context, entry: Any, source: Path, variables: dict[str, 
         return dest, render_template(context.loader, templar, variables, source, dest)
     except Exception as exc:  # noqa: BLE001
         return f"{label}: {_one_line(exc)}"
+
+
+def _wanted(templar: Any, entry: Any, label: str) -> bool | str:
+    """An entry's `when`: True (no `when`, or true), False, or an error message."""
+    from ansible.template import trust_as_template
+
+    if not entry.when:
+        return True
+    try:
+        wanted = templar.template(trust_as_template("{{ (" + entry.when + ") | bool }}"))
+    except Exception as exc:  # noqa: BLE001 - Ansible raises many error types
+        return f"{label}: field when `{entry.when}`: {_one_line(exc)}"
+    return str(wanted).strip().lower() in ("true", "1")
 
 
 def render_template(loader: Any, templar: Any, variables: dict[str, Any], source: Path, dest: str) -> str:
@@ -407,17 +484,16 @@ def referenced_variables(texts: Iterable[str], variables: dict[str, Any]) -> set
     evaluates (nested ones included), so handing it only these names makes each evaluation cost
     what the template uses rather than every role default. None (hand it everything) when the
     reach cannot be known statically: a syntax this parser does not read, `vars`, a `vars` lookup,
-    or an include/import.
+    or an include/import. During a render, the walk of each value is done once (_STRINGS).
     """
+    template_strings = _STRINGS
     seen: set[str] = set()
     pending = [t for t in texts if t]
     while pending:
         text = pending.pop()
         if not any(marker in text for marker in _TEMPLATE_MARKERS):
             continue
-        if text not in _NAMES:
-            _NAMES[text] = _names_used(text)
-        names = _NAMES[text]
+        names = names_of(text)
         if names is None:
             return None
         for name in names - seen:
@@ -425,12 +501,33 @@ def referenced_variables(texts: Iterable[str], variables: dict[str, Any]) -> set
             value = variables.get(name)
             # Plain data only: `hostvars` (a lazy mapping) would template every host's variables on
             # the walk, and its values are templated by Ansible with that host's own variables anyway.
-            if isinstance(value, (str, dict, list, tuple)):
+            if template_strings is not None:
+                pending.extend(template_strings(value))
+            elif isinstance(value, (str, dict, list, tuple)):
                 pending.extend(t for t in iter_strings(value) if any(m in t for m in _TEMPLATE_MARKERS))
     return seen
 
 
 _NAMES: dict[str, frozenset[str] | None] = {}  # template text -> names it loads (None: not knowable)
+# During a render: a value -> the strings inside it that hold a template, cached (Resolver.template_strings).
+_STRINGS: Callable[[Any], Iterable[str]] | None = None
+
+
+@contextmanager
+def _strings_cache(template_strings: Callable[[Any], Iterable[str]]) -> Iterator[None]:
+    global _STRINGS  # noqa: PLW0603 - read by referenced_variables, inherited by forked workers
+    _STRINGS = template_strings
+    try:
+        yield
+    finally:
+        _STRINGS = None
+
+
+def names_of(text: str) -> frozenset[str] | None:
+    """The names a template text loads (cached); None where they cannot be known."""
+    if text not in _NAMES:
+        _NAMES[text] = _names_used(text)
+    return _NAMES[text]
 
 
 def _names_used(text: str) -> frozenset[str] | None:
