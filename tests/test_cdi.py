@@ -407,3 +407,24 @@ def test_role_filter_takes_the_platform() -> None:
     assert filt([slurped("/var/run/cdi/nvidia.yaml", text)], ["nvidia.com/gpu=all"], 2, "index", "wsl") == []
     assert "nvidia-ctk cdi list does not show nvidia.com/gpu=0" in filt(
         [slurped("/var/run/cdi/nvidia.yaml", text)], ["nvidia.com/gpu=all"], 2, "index")
+
+
+def test_probe_files_are_shaped_like_slurp_results_in_path_order() -> None:
+    path = ROOT / "plugins" / "filter" / "nvidia_cdi.py"
+    spec = importlib.util.spec_from_file_location("nvidia_cdi_filter", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    probe_files = module.FilterModule().filters()["nvidia_cdi_probe_files"]
+    text = yaml.safe_dump(good_spec())
+    b64 = base64.b64encode(text.encode()).decode()
+    lines = ["list-rc 0", "list nvidia.com/gpu=0", f"file {b64} /var/run/cdi/nvidia.yaml",
+             "file  /etc/cdi/empty.json", f"file {b64} /etc/cdi/with space.yaml"]
+    files = probe_files(lines)
+    assert files == [{"item": "/etc/cdi/empty.json", "content": ""},
+                     {"item": "/etc/cdi/with space.yaml", "content": b64},
+                     {"item": "/var/run/cdi/nvidia.yaml", "content": b64}]
+    # The same two files of one directory are found as duplicates by the role's rule.
+    problems = load_filter()(files[1:2] + [{"item": "/etc/cdi/copy.yaml", "content": b64}],
+                             ["nvidia.com/gpu=0", "nvidia.com/gpu=all"], 2, "index")
+    assert any("is defined in 2 specs of /etc/cdi" in p for p in problems), problems

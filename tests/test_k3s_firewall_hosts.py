@@ -76,6 +76,11 @@ def play(run_play: Callable[..., subprocess.CompletedProcess[str]], host: str, m
                     extra_vars={"k3s_firewall": mode, "k3s_cluster_init": True, **extra}, env=ROLE_TEST_ENV)
 
 
+def k3s_steps(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The k3s role's task headers the play printed (an announced step costs a round of the play)."""
+    return [line for line in result.stdout.splitlines() if line.startswith("TASK [k3s : ")]
+
+
 def test_ufw_gets_k3s_rules_from_node_addresses_only(
         firewall_host: str, run_play: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     host = firewall_host
@@ -89,6 +94,8 @@ def test_ufw_gets_k3s_rules_from_node_addresses_only(
     assert recap(result, host)["changed"] == 0
     assert "Status: inactive" in sh(host, "ufw status")
     assert "ufw allow" not in sh(host, "ufw show added")
+    # An inactive firewall costs one probe and one skipped include, not a skipped task per rule step.
+    assert len(k3s_steps(result)) == 2, k3s_steps(result)
 
     # The play connects over ssh: the operator lets ssh in before enabling ufw, as on a real host.
     sh(host, "ufw allow 22/tcp && ufw --force enable")
@@ -152,6 +159,7 @@ def test_firewalld_gets_k3s_rich_rules_runtime_and_permanent(
     assert result.returncode == 0, result.stdout + result.stderr
     assert recap(result, host)["changed"] == 0
     assert sh(host, "systemctl is-active firewalld || true").strip() == "inactive"
+    assert len(k3s_steps(result)) == 2, k3s_steps(result)
 
     sh(host, "systemctl start firewalld && firewall-cmd --state")
     result = play(run_play, host, "refuse")

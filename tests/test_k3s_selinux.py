@@ -74,10 +74,11 @@ PLAYBOOK = """
         distribution: {distribution}
         distribution_major_version: "{major}"
         cacheable: true
-    - name: The role's SELinux decision
+    - name: The role's SELinux decision (a role variable, public so that the next task sees it)
       ansible.builtin.include_role:
         name: k3s
         tasks_from: selinux.yml
+        public: true
     - name: Show it
       ansible.builtin.debug:
         msg: "PLAN={{{{ __k3s_selinux | to_json }}}}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import ROLE_TEST_ENV
+from helpers import ROLE_TEST_ENV, recap
 
 Run = subprocess.CompletedProcess[str]
 
@@ -107,7 +107,12 @@ def test_plain_host_uses_the_proc_driver_version_and_device_nodes(run_play: Call
     for i in range(3):
         (host / "dev" / f"nvidia{i}").write_text("")
     (host / "dev" / "nvidiactl").write_text("")
-    assert _facts(_run(run_play, host)) == {"platform": "nvml", "driver": "570.133.20", "gpus": "3"}
+    run = _run(run_play, host)
+    assert _facts(run) == {"platform": "nvml", "driver": "570.133.20", "gpus": "3"}
+    # The WSL2, Jetson and nvidia-smi reads are not for such a host: one skipped step, not four.
+    steps = [line for line in run.stdout.splitlines() if line.startswith("TASK [nvidia_container_toolkit : ")]
+    further = ("Ask nvidia-smi", "Read the Jetson release file", "Jetson without NVML")
+    assert not [s for s in steps if any(name in s for name in further)], steps
 
 
 # --- the toolkit and CDI roles end to end on these layouts -----------------------------------------
@@ -225,3 +230,32 @@ def test_jetson_without_nvml_is_refused_before_anything_is_written(run_play: Cal
     assert "this GPU host is a Jetson" in run.stdout
     assert "only supported on NVML-based systems" in run.stdout
     assert not (host / "var").exists() and not (host / "etc" / "nvidia-container-toolkit").exists()
+
+
+def test_cdi_second_run_changes_nothing_and_a_new_gpu_regenerates(run_play: Callable[..., Run],
+                                                                   tmp_path: Path) -> None:
+    """The role's one probe (nvidia-ctk's version, the spec, the last fingerprint, the refresh units)
+    decides: a host as it was left is not regenerated; another GPU count is."""
+    host = _wsl_host(tmp_path / "wsl")
+    assert _run_roles(run_play, tmp_path, host).returncode == 0
+    again = _run_roles(run_play, tmp_path, host)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert recap(again, "localhost")["changed"] == 0, again.stdout
+    steps = [line for line in again.stdout.splitlines() if line.startswith("TASK [nvidia_cdi : ")]
+    # nvidia-ctk's version, the spec, its fingerprint and the refresh units come from one probe (four
+    # reads before), `nvidia-ctk cdi list` and the spec files from another (three before): 12 steps of
+    # the role announced, the argument check included.
+    assert len(steps) <= 12, steps
+    _wsl_host(tmp_path / "wsl", gpus=3)
+    more = _run_roles(run_play, tmp_path, host)
+    assert more.returncode == 0, more.stdout + more.stderr
+    assert recap(more, "localhost")["changed"] > 0
+    assert '"gpu_count": 3' in (host / "var" / "lib" / "openshell-auto" / "nvidia-cdi.state").read_text()
+
+
+def test_cdi_without_a_runnable_nvidia_ctk_fails_naming_it(run_play: Callable[..., Run], tmp_path: Path) -> None:
+    host = _wsl_host(tmp_path / "wsl")
+    run = _run_roles(run_play, tmp_path, host, f"nvidia_cdi_ctk: {tmp_path}/nowhere/nvidia-ctk")
+    assert run.returncode != 0
+    assert f"{tmp_path}/nowhere/nvidia-ctk --version failed" in run.stdout, run.stdout
+    assert "Install nvidia-container-toolkit-base first" in run.stdout

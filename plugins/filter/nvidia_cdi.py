@@ -1,4 +1,5 @@
-"""Filter `nvidia_cdi_problems`: CDI rule checks of the nvidia_cdi role, run on the controller.
+"""Filters `nvidia_cdi_problems` (CDI rule checks of the nvidia_cdi role, run on the controller) and
+`nvidia_cdi_probe_files` (the spec files its probe read, tasks/validate.yml).
 
 The rules live once, in plugins/module_utils/cdi.py (also used by pytest, the doctor and the CLI).
 """
@@ -34,6 +35,17 @@ def nvidia_cdi_problems(
     return problems + cdi.check_host(specs, names, int(gpu_count), strategy, platform=platform)
 
 
+def nvidia_cdi_probe_files(lines: list[str]) -> list[dict[str, str]]:
+    """The spec files from the validate probe's `file <base64 content> <path>` lines, shaped like
+    ansible.builtin.slurp's loop results (item: the path, content: base64) and sorted by path."""
+    files = []
+    for line in lines:
+        if line.startswith("file "):
+            _, content, path = (line.split(" ", 2) + ["", ""])[:3]
+            files.append({"item": path, "content": content})
+    return sorted(files, key=lambda f: f["item"])
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"nvidia_cdi_problems": nvidia_cdi_problems}
+        return {"nvidia_cdi_problems": nvidia_cdi_problems, "nvidia_cdi_probe_files": nvidia_cdi_probe_files}
