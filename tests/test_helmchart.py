@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from openshell_auto.render import render_inventory
@@ -24,6 +25,7 @@ BASE_VALUES: dict[str, Any] = {
     "nvidiaDriverRoot": "/",
     "gfd": {"enabled": False},
     "nfd": {"enabled": False},
+    "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
 }
 
 
@@ -67,6 +69,16 @@ def test_shared_settings_flow_into_values(tmp_path: Path) -> None:
     assert values["cdi"] == {"nvidiaHookPath": "/opt/nv/nvidia-cdi-hook"}
     assert values["nvidiaDriverRoot"] == "/run/nvidia/driver"
     assert doc["spec"]["version"] == "0.18.2"
+
+
+@pytest.mark.parametrize("batch,unavailable", [(1, 1), ("3", 3), (2, 2), ("25%", "25%")])
+def test_the_plugin_pods_are_replaced_in_batches_of_the_upgrade_setting(tmp_path: Path, batch: object,
+                                                                       unavailable: object) -> None:
+    """A chart change rolls like the other upgrades: openshell_upgrade_batch nodes at a time, as the
+    DaemonSet's maxUnavailable (an int, or a percentage string; "3" as a string would be refused)."""
+    values = values_of(render(tmp_path, openshell_upgrade_batch=batch))
+    assert values["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": unavailable}}
+    assert type(values["updateStrategy"]["rollingUpdate"]["maxUnavailable"]) is type(unavailable)
 
 
 def test_extra_values_merge_recursively(tmp_path: Path) -> None:

@@ -131,6 +131,7 @@ def test_helmchart_manifest(host):
         "nvidiaDriverRoot": "/",
         "gfd": {"enabled": False},
         "nfd": {"enabled": False},
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
     }
     job = kubectl_json(host, "get", "jobs", "-n", "kube-system")["items"]
