@@ -35,3 +35,35 @@ def recap(result: subprocess.CompletedProcess[str], host: str) -> dict[str, int]
     match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", result.stdout, re.MULTILINE)
     assert match, result.stdout + result.stderr
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def inventory_line_problems(path: Path, line: str) -> list[str]:
+    """The CLI's inventory check on an inventory (written to `path`) of one server whose `all` vars
+    hold the YAML `line`: its messages, [] when it passes."""
+    from openshell_auto.errors import InputError
+    from openshell_auto.inventory import load_inventory
+
+    path.write_text(f"all:\n  vars:\n    {line}\n  children:\n    openshell_servers:\n      hosts:\n        s1:\n",
+                    encoding="utf-8")
+    try:
+        load_inventory(path)
+    except InputError as exc:
+        return list(exc.messages)
+    return []
+
+
+# The k3s role's settings check on the controller's own host (local connection), as the role runs it
+# before anything changes.
+K3S_SETTINGS_INVENTORY = f"""
+    all:
+      children:
+        openshell_role_server:
+          hosts:
+            localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
+    """
+K3S_SETTINGS_PLAY = """
+    - hosts: localhost
+      gather_facts: false
+      tasks:
+        - ansible.builtin.include_role: {name: k3s, tasks_from: settings.yml}
+    """

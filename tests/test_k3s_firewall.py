@@ -11,14 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import subprocess
-import sys
 
 import pytest
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import k3s_firewall
-from helpers import ROLE_TEST_ENV
-from openshell_auto.errors import InputError
-from openshell_auto.inventory import load_inventory
+from helpers import K3S_SETTINGS_INVENTORY, K3S_SETTINGS_PLAY, ROLE_TEST_ENV, inventory_line_problems
 
 NODES = k3s_firewall.node_sources(["s1", "s2", "a1"], [["10.0.0.1", "s2.example", "10.0.0.21"],
                                                        ["", "10.0.0.2", ""]], [])
@@ -128,19 +125,9 @@ def test_good_settings_have_no_problem() -> None:
     ("k3s_firewall_sources: ['nodes.example']", "field k3s_firewall_sources: `nodes.example` is not an IP"),
     ("k3s_firewalld_zone: 'public;drop'", "field k3s_firewalld_zone: `public;drop` is not a firewalld zone"),
 ])
-def test_the_cli_refuses_bad_firewall_settings(write_inventory: Callable[..., Path], line: str, problem: str) -> None:
-    path = write_inventory(f"""
-        all:
-          vars:
-            {line}
-          children:
-            openshell_servers:
-              hosts:
-                s1:
-        """)
-    with pytest.raises(InputError) as info:
-        load_inventory(path)
-    assert any(problem in message for message in info.value.messages), info.value.messages  # type: ignore[union-attr]
+def test_the_cli_refuses_bad_firewall_settings(tmp_path: Path, line: str, problem: str) -> None:
+    problems = inventory_line_problems(tmp_path / "hosts.yml", line)
+    assert any(problem in message for message in problems), problems
 
 
 @pytest.mark.parametrize("variables,problem", [
@@ -149,21 +136,8 @@ def test_the_cli_refuses_bad_firewall_settings(write_inventory: Callable[..., Pa
 ])
 def test_the_role_refuses_bad_firewall_settings_before_anything_changes(
         run_play: Callable[..., subprocess.CompletedProcess[str]], variables: dict[str, object], problem: str) -> None:
-    inventory = f"""
-        all:
-          children:
-            openshell_role_server:
-              hosts:
-                localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
-        """
-    play = """
-        - hosts: localhost
-          gather_facts: false
-          tasks:
-            - ansible.builtin.include_role: {name: k3s, tasks_from: settings.yml}
-        """
-    result = run_play(inventory, play, extra_vars={"openshell_first_server": "localhost", **variables},
-                      env=ROLE_TEST_ENV)
+    result = run_play(K3S_SETTINGS_INVENTORY, K3S_SETTINGS_PLAY,
+                      extra_vars={"openshell_first_server": "localhost", **variables}, env=ROLE_TEST_ENV)
     assert result.returncode == 2 and problem in result.stdout, result.stdout
 
 

@@ -21,9 +21,7 @@ import pytest
 import yaml
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils import upgrades
-from helpers import REPO, ROLE_TEST_ENV
-from openshell_auto.errors import InputError
-from openshell_auto.inventory import load_inventory
+from helpers import K3S_SETTINGS_INVENTORY, K3S_SETTINGS_PLAY, REPO, ROLE_TEST_ENV, inventory_line_problems
 from tests.test_k3s_double_plugin import DOUBLE, _free_port, _kubectl, two_servers  # noqa: F401 - fixture
 
 OLD = "v1.35.2+k3s1"  # what the double's nodes report
@@ -72,19 +70,9 @@ def test_snapshot_names(value: object, ok: bool) -> None:
     ("openshell_upgrade_batch: '150%'", "field openshell_upgrade_batch: `150%` is not a batch size"),
     ("k3s_upgrade_snapshot_name: 'pre upgrade'", "field k3s_upgrade_snapshot_name: `pre upgrade` is not a snapshot"),
 ])
-def test_the_cli_refuses_bad_upgrade_settings(write_inventory: Callable[..., Path], line: str, problem: str) -> None:
-    path = write_inventory(f"""
-        all:
-          vars:
-            {line}
-          children:
-            openshell_servers:
-              hosts:
-                s1:
-        """)
-    with pytest.raises(InputError) as info:
-        load_inventory(path)
-    assert any(problem in message for message in info.value.messages), info.value.messages  # type: ignore[union-attr]
+def test_the_cli_refuses_bad_upgrade_settings(tmp_path: Path, line: str, problem: str) -> None:
+    problems = inventory_line_problems(tmp_path / "hosts.yml", line)
+    assert any(problem in message for message in problems), problems
 
 
 @pytest.mark.parametrize("variables,problem", [
@@ -93,21 +81,8 @@ def test_the_cli_refuses_bad_upgrade_settings(write_inventory: Callable[..., Pat
 ])
 def test_the_role_refuses_bad_upgrade_settings(run_play: Callable[..., subprocess.CompletedProcess[str]],
                                                variables: dict[str, object], problem: str) -> None:
-    inventory = f"""
-        all:
-          children:
-            openshell_role_server:
-              hosts:
-                localhost: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}
-        """
-    play = """
-        - hosts: localhost
-          gather_facts: false
-          tasks:
-            - ansible.builtin.include_role: {name: k3s, tasks_from: settings.yml}
-        """
-    result = run_play(inventory, play, extra_vars={"openshell_first_server": "localhost", **variables},
-                      env=ROLE_TEST_ENV)
+    result = run_play(K3S_SETTINGS_INVENTORY, K3S_SETTINGS_PLAY,
+                      extra_vars={"openshell_first_server": "localhost", **variables}, env=ROLE_TEST_ENV)
     assert result.returncode == 2 and problem in result.stdout, result.stdout
 
 
@@ -283,6 +258,13 @@ def test_a_server_with_etcd_saves_a_named_snapshot(two_servers: tuple[Path, Path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert "nodes" in json.loads(path.read_text())  # the datastore's content at the time
+
+
+def test_an_unknown_flag_is_refused(two_servers: tuple[Path, Path, Path, int, int]) -> None:
+    _, _, d2, _, p2 = two_servers
+    out = _snapshot(d2, p2, "--etcd-snapshot-compres")
+    assert out.returncode == 1 and "flag provided but not defined: -etcd-snapshot-compres" in out.stderr
+    assert not (d2 / "server" / "db" / "snapshots").exists()
 
 
 def test_the_snapshot_needs_the_token_and_a_running_server(two_servers: tuple[Path, Path, Path, int, int],
