@@ -225,21 +225,14 @@ def test_diff_output_reaches_the_console(home: Path) -> None:
     assert "+line for server1" in result.stdout, result.stdout
 
 
-def test_warnings_are_printed_in_the_summary(home: Path) -> None:
+def test_role_warnings_and_notes_are_printed_in_the_summary(home: Path) -> None:
     result = _invoke("-i", str(_yaml_inventory(home / "hosts.yml")), "-e", "role_warning=true")
     assert result.exit_code == 0, result.output
     assert "WARNING: server1: role-style warning for server1" in result.stdout
-    data = json.loads(_invoke("-i", str(home / "hosts.yml"), "-e", "role_warning=true", "--json").stdout)
-    assert data["warnings"] == ["server1: role-style warning for server1"]
-
-
-def test_role_notes_are_printed_in_the_summary_not_as_warnings(home: Path) -> None:
-    result = _invoke("-i", str(_yaml_inventory(home / "hosts.yml")), "-e", "role_warning=true")
-    assert result.exit_code == 0, result.output
     assert "NOTE: server1: role-style note for server1" in result.stdout
     data = json.loads(_invoke("-i", str(home / "hosts.yml"), "-e", "role_warning=true", "--json").stdout)
+    assert data["warnings"] == ["server1: role-style warning for server1"]  # a note is no warning
     assert data["notes"] == ["server1: role-style note for server1"]
-    assert not any("note" in warning for warning in data["warnings"])
 
 
 def test_ansibles_own_warning_lines_are_collected() -> None:
