@@ -94,11 +94,12 @@ def _plays(playbook: str) -> dict[str, dict[str, Any]]:
 
 TOOLKIT_UPGRADE = "NVIDIA container toolkit and CDI specs on GPU agents that change version (in batches, each drained first)"
 K3S_UPGRADE = "K3s agents that change release (in batches, each drained first)"
+K3S_FIRST = "K3s first server, and the agents already on this release"
 
 
 def _plan_playbook(playbook: str = "cluster.yml", plan: str = "Plan the upgrade (which nodes change release)",
-                   names: tuple[str, ...] = ("Snapshot etcd before the first server changes release", "K3s agents",
-                                             K3S_UPGRADE)) -> str:
+                   names: tuple[str, ...] = ("Snapshot etcd before the first server changes release", K3S_FIRST,
+                                             "K3s agents", K3S_UPGRADE)) -> str:
     """The playbook's plan play as it is, then the plays that select its groups with their own
     `hosts`, `serial` and `max_fail_percentage`, each printing who runs in which batch instead of
     changing anything."""
@@ -149,7 +150,7 @@ def test_the_plan_groups_the_nodes_and_the_agents_upgrade_one_batch_at_a_time(
     batches = _batches(result.stdout)
     upgrade = K3S_UPGRADE
     assert batches == [("Snapshot etcd before the first server changes release", "s1"),
-                       ("K3s agents", "a3"),
+                       (K3S_FIRST, "s1"), ("K3s agents", "a3"),
                        (upgrade, "a1"), (upgrade, "a2"), (upgrade, "a4")], batches
     assert "unschedulable=True before=v1.35.2+k3s1" in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
@@ -172,14 +173,16 @@ def test_nothing_upgrades_on_the_running_release_or_without_an_api(
     result = run_play(_plan_inventory(kubeconfig, agents), _plan_playbook(), extra_vars={"k3s_version": OLD},
                       env=ROLE_TEST_ENV)
     assert result.returncode == 0, result.stdout
-    assert _batches(result.stdout) == [("K3s agents", "a1,a2")]
+    # a re-run: a1's node is on the release already, so it is checked beside the first server; a2 joins
+    assert _batches(result.stdout) == [(K3S_FIRST, "s1,a1"), ("K3s agents", "a2")]
+    assert "WARNING" not in result.stdout + result.stderr
     # no cluster yet (nothing answers): every node joins, none is drained or snapshotted
     closed = tmp_path / "closed.yaml"
     closed.write_text(kubeconfig.read_text().replace(str(two_servers[3]), str(_free_port())))
     result = run_play(_plan_inventory(closed, agents), _plan_playbook(), extra_vars={"k3s_version": NEW},
                       env=ROLE_TEST_ENV)
     assert result.returncode == 0, result.stdout
-    assert _batches(result.stdout) == [("K3s agents", "a1,a2")]
+    assert _batches(result.stdout) == [(K3S_FIRST, "s1"), ("K3s agents", "a1,a2")]
 
 
 @pytest.mark.parametrize("agents,problem", [
@@ -277,3 +280,44 @@ def test_the_snapshot_needs_the_token_and_a_running_server(two_servers: tuple[Pa
     port = _free_port()
     out = _snapshot(d2, port)
     assert out.returncode == 1 and f'Error: Post "https://127.0.0.1:{port}/db/snapshot"' in out.stderr
+
+
+# ---------------------------------------------------------------- the readiness wait on a re-run
+def _node(release: str, ready: str = "True") -> dict[str, Any]:
+    return {"metadata": {"name": "n1"}, "status": {"nodeInfo": {"kubeletVersion": release},
+                                                   "conditions": [{"type": "Ready", "status": ready}]}}
+
+
+def test_a_node_is_settled_only_when_the_api_had_it_ready_on_the_release() -> None:
+    assert upgrades.node_settled(_node(OLD), OLD)
+    assert not upgrades.node_settled(_node(OLD), NEW)  # upgrading
+    assert not upgrades.node_settled(_node(OLD, "False"), OLD)
+    assert not upgrades.node_settled(_node(OLD, "Unknown"), OLD)
+    assert not upgrades.node_settled({}, OLD)  # new node, or no API answer
+    assert not upgrades.node_settled({"status": {"nodeInfo": {"kubeletVersion": OLD}}}, OLD)  # no conditions
+    assert not upgrades.node_settled({"status": {"nodeInfo": {"kubeletVersion": OLD}, "conditions": "x"}}, OLD)
+
+
+@pytest.mark.parametrize("start,restart,node,waits", [
+    ({"changed": False}, None, _node(OLD), False),               # a re-run: nothing to wait for
+    ({"changed": True}, None, _node(OLD), True),                 # k3s was not running (or not enabled)
+    ({"changed": False}, {"changed": True}, _node(OLD), True),   # restarted by the handler
+    ({"changed": False}, {"changed": False, "skipped": True}, _node(OLD), False),
+    ({"changed": False}, None, _node(OLD, "False"), True),       # NotReady before the run
+    ({"changed": False}, None, _node("v1.35.1+k3s1"), True),     # on another release before the run
+    ({"changed": False}, None, {}, True),                        # new node, or the role run without the plan
+])
+def test_the_readiness_wait_is_left_out_only_for_a_settled_node_nothing_restarted(
+        run_play: Callable[..., subprocess.CompletedProcess[str]], start: dict[str, bool],
+        restart: dict[str, bool] | None, node: dict[str, Any], waits: bool) -> None:
+    """The `when` of roles/k3s/tasks/service.yml's wait step, as it is in the file, with the filter."""
+    steps = yaml.safe_load((REPO / "roles" / "k3s" / "tasks" / "service.yml").read_text())
+    wait = next(step for step in steps if step["name"] == "Wait until the node is Ready")
+    facts = {"__k3s_start": start, "__k3s_plan_node": node, "k3s_version": OLD,
+             **({"__k3s_restart": restart} if restart is not None else {})}
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Set what the role registered", "ansible.builtin.set_fact": facts},
+        {"name": "The wait step", "ansible.builtin.debug": {"msg": "WAITS"}, "when": wait["when"]}]}]
+    result = run_play("localhost ansible_connection=local\n", yaml.safe_dump(play), env=ROLE_TEST_ENV)
+    assert result.returncode == 0, result.stdout
+    assert ("WAITS" in result.stdout) is waits, result.stdout

@@ -26,9 +26,14 @@ def openshell_api_node(result: Any, name: Any) -> dict[str, Any]:
     return upgrades.api_node(plain(result), str(name))
 
 
+def k3s_node_settled(node: Any, release: Any) -> bool:
+    return upgrades.node_settled(plain(node), str(release))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"openshell_upgrade_batch_problem": openshell_upgrade_batch_problem,
                 "openshell_upgrade_batch_group": openshell_upgrade_batch_group,
                 "k3s_snapshot_name_problem": k3s_snapshot_name_problem,
-                "openshell_api_node": openshell_api_node}
+                "openshell_api_node": openshell_api_node,
+                "k3s_node_settled": k3s_node_settled}

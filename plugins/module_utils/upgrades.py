@@ -65,3 +65,18 @@ def api_node(result: Any, name: str) -> dict[str, Any]:
         return {}
     return next((dict(item) for item in items if isinstance(item, Mapping)
                  and (item.get("metadata") or {}).get("name") == name), {})
+
+
+def node_settled(node: Any, release: str) -> bool:
+    """The node (an `api_node` object, read before the run changed anything) was Ready on `release`:
+    when this run then neither started nor restarted its k3s, the role's readiness wait has nothing
+    to wait for (roles/k3s/tasks/service.yml). Anything else, an unknown node included, is not."""
+    if not isinstance(node, Mapping) or not release:
+        return False
+    status = node.get("status") or {}
+    if not isinstance(status, Mapping) or (status.get("nodeInfo") or {}).get("kubeletVersion") != release:
+        return False
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):
+        return False
+    return any(isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
