@@ -258,12 +258,22 @@ class Run:
                     found.append(f"{task['task']['name']}: {result.get('msg', '')}")
         return found
 
+    def skipped_tasks(self, host: str) -> list[str]:
+        return [task["task"]["name"] for play in self.data["plays"] for task in play["tasks"]
+                if (task["hosts"].get(host) or {}).get("skipped")]
+
     def changed_tasks(self, host: str) -> list[str]:
         return [task["task"]["name"] for play in self.data["plays"] for task in play["tasks"]
                 if (task["hosts"].get(host) or {}).get("changed")]
 
 
 DUPLICATE = "/var/run/cdi/nvidia-copy.yaml"
+ENABLE_UNITS = "Enable the refresh units (disable them when nvidia_cdi_refresh_enabled is false)"
+
+
+def _steps(tasks: list[str]) -> set[str]:
+    """Task names without the `collection.role : ` prefix the json callback gives them."""
+    return {task.split(" : ", 1)[-1] for task in tasks}
 
 
 @pytest.fixture(scope="module")
@@ -348,3 +358,23 @@ def test_refresh_disabled_undoes_what_the_postinst_enabled() -> None:
     assert not host.service("nvidia-cdi-refresh.path").is_enabled
     assert not host.service("nvidia-cdi-refresh.path").is_running
     assert not host.service("nvidia-cdi-refresh.service").is_enabled
+    # Back on: the role's probe sees both units off, so the enable step runs for each of them.
+    run = Run(_playbook(["--limit", "toolkit-gpu1"]))
+    assert run.rc == 0, run.failures("toolkit-gpu1")
+    assert ENABLE_UNITS in _steps(run.changed_tasks("toolkit-gpu1"))
+    assert host.service("nvidia-cdi-refresh.path").is_enabled
+    assert host.service("nvidia-cdi-refresh.path").is_running
+    assert host.service("nvidia-cdi-refresh.service").is_enabled
+    # The probe skips only what is exactly as the step leaves it: the .path unit stopped by hand
+    # (still enabled) is started again; a state directory of another mode is set back to 0755.
+    assert host.run("systemctl stop nvidia-cdi-refresh.path && chmod 0700 /var/lib/openshell-auto").rc == 0
+    run = Run(_playbook(["--limit", "toolkit-gpu1"]))
+    assert run.rc == 0, run.failures("toolkit-gpu1")
+    assert {ENABLE_UNITS, "Create the spec and state directories"} <= _steps(run.changed_tasks("toolkit-gpu1"))
+    assert host.service("nvidia-cdi-refresh.path").is_running
+    assert host.file("/var/lib/openshell-auto").mode == 0o755
+    # Everything in place: nothing changes, and neither step reaches the host (skipped).
+    run = Run(_playbook(["--limit", "toolkit-gpu1"]))
+    assert run.rc == 0 and run.stats("toolkit-gpu1")["changed"] == 0, run.changed_tasks("toolkit-gpu1")
+    assert {ENABLE_UNITS, "Create the spec and state directories",
+            "Record the fingerprint of this generation"} <= _steps(run.skipped_tasks("toolkit-gpu1"))
