@@ -1,4 +1,4 @@
-"""Role interfaces: every role's meta/argument_specs.yml (entry point `main`) and defaults.
+"""Role interfaces: every role's meta/argument_specs.yml (its settings entry point) and defaults.
 
 This is the ONE place the Python side learns role defaults, types and choices; nothing here
 repeats a value from a role. Files are read with PyYAML (fast, no Ansible import); render loads
@@ -93,10 +93,24 @@ def _load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+# The entry point that holds a role's settings: `main`, or `classify` for the shared role `openshell`
+# (roles/openshell/meta/argument_specs.yml says why). scripts/role-docs, playbooks/validate.yml and
+# the tests read it through settings_entry_point (validate.yml: the same two names, in this order).
+SETTINGS_ENTRY_POINTS = ("main", "classify")
+
+
+def settings_entry_point(argument_specs: Any) -> dict[str, Any]:
+    """The settings entry point of a role's `argument_specs` mapping ({} when it has none)."""
+    if not isinstance(argument_specs, dict):
+        return {}
+    found = next((argument_specs[name] for name in SETTINGS_ENTRY_POINTS if name in argument_specs), None)
+    return found if isinstance(found, dict) else {}
+
+
 def load_role(role_dir: Path) -> RoleSpec:
-    """Read one role's argument spec (entry point main) and defaults/main.yml."""
+    """Read one role's argument spec (its settings entry point) and defaults/main.yml."""
     spec_doc = _load_yaml_mapping(role_dir / "meta" / "argument_specs.yml", "argument_specs")
-    main = (spec_doc.get("argument_specs") or {}).get("main") or {}
+    main = settings_entry_point(spec_doc.get("argument_specs") or {})
     options = main.get("options") or {}
     defaults = _load_yaml_mapping(role_dir / "defaults" / "main.yml", "defaults")
     return RoleSpec(name=role_dir.name, path=role_dir, options=dict(options), defaults=defaults)

@@ -77,7 +77,32 @@ def test_hosts_are_classified_once_per_run(run_play: Callable[..., Run]) -> None
     out = result.stdout
     assert out.count("TASK [openshell : Put the host into its dynamic groups]") == 1, out
     assert out.count("TASK [openshell : Work out this host's cluster roles]") == 1, out
-    assert out.count("TASK [openshell : Classify this host (once per run)]") == 2, out
+    assert out.count("Classify this host (once per run)]") == 2, out
+    # role openshell's settings: checked once, in classify.yml, not again by each play's dependency
+    assert out.count("Validating arguments against arg spec 'classify'") == 1, out
+
+
+STANDALONE_ROLE = """
+- name: A role in a play of its own (no classify.yml before it)
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: The device-plugin settings
+      ansible.builtin.include_role:
+        name: nvidia_device_plugin
+        tasks_from: checks.yml
+"""
+
+
+def test_a_role_used_on_its_own_checks_the_shared_settings_when_it_classifies(run_play: Callable[..., Run]) -> None:
+    """Without classify.yml, the dependency classifies the host and checks role openshell's settings
+    (entry point classify) before anything else runs."""
+    result = run_play(inventory("s1", "ansible_host: 127.0.0.1\n          openshell_gpu: maybe"), STANDALONE_ROLE,
+                      env=NO_SSH)
+    assert result.returncode != 0, result.stdout
+    assert "Validating arguments against arg spec 'classify'" in result.stdout, result.stdout
+    assert "openshell_gpu" in result.stdout, result.stdout
+    assert "Work out this host's cluster roles" not in result.stdout, result.stdout
 
 
 RECORD_GROUPS = """

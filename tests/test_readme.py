@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from openshell_auto.specs import settings_entry_point
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 ROLES = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
@@ -29,7 +31,7 @@ def test_every_role_option_is_documented_and_linked() -> None:
     assert len(ROLES) >= 8
     for role in ROLES:
         text = (role / "README.md").read_text()
-        options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+        options = settings_entry_point(yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"])
         for name in options.get("options", {}):
             assert f"| `{name}` |" in text, f"{role.name}: {name} missing from its README.md"
         assert f"(roles/{role.name}/README.md)" in README, f"README.md does not link roles/{role.name}/README.md"
