@@ -58,6 +58,11 @@ CLASSIFY_THEN_TWO_PLAYS = """
         name: nvidia_device_plugin
         tasks_from: checks.yml
 
+    - name: The device-plugin settings again (role openshell runs once per play)
+      ansible.builtin.include_role:
+        name: nvidia_device_plugin
+        tasks_from: checks.yml
+
 - name: Another such play
   hosts: openshell_role_server
   gather_facts: false
