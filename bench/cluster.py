@@ -17,6 +17,8 @@ test key of scripts/test-hosts) as a real cluster is, or with --connection podma
     machine's cores with the controller, which a real cluster does not;
   - the same end state checked by a hand-written read-only shell script (one ssh or `podman
     exec` per host, all hosts at once), its wall time, and the ratio re-run / shell check;
+  - the hosts' CPU per second when nothing runs against them (their services' own load, over 10 s
+    after the re-run), and the least wall time the re-run's CPU needs on this machine's cores;
   - the run logs, with the slowest tasks (ansible.posix.profile_tasks), stay in a temp directory
     named at the end;
 and, with two or more sizes, the ratios largest N / smallest N. Hosts are removed afterwards
@@ -51,6 +53,7 @@ PREFIX = "bench-"
 # Each host's sshd on 127.0.0.1:SSH_PORT_BASE+index; the key scripts/test-hosts authorizes for root.
 SSH_PORT_BASE = 22300
 SSH_KEY = Path.home() / ".cache" / "openshell-test-hosts" / "id_ed25519"
+IDLE_SECONDS = 10
 SSH_ARGS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
 
 # Read-only checks of the end state the roles manage, written by hand: what a person would
@@ -103,6 +106,9 @@ class Figures:
     rerun: Run = field(default_factory=Run)
     shell_wall: float = 0.0
     shell_failures: list[str] = field(default_factory=list)
+    # the hosts' CPU per second with nothing running against them (their services: k3s or its test
+    # double, systemd), measured over IDLE_SECONDS after the re-run
+    hosts_idle_rate: float = 0.0
 
 
 def sh(*argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -285,6 +291,9 @@ def bench(n: int, keep: bool, workdir: Path, connection: str) -> Figures:
         print(f"N={n}: re-provision", file=sys.stderr, flush=True)
         figures.rerun = run_playbook(inventory, "playbooks/site.yml", env, names, workdir / "rerun.log")
         figures.shell_wall, figures.shell_failures = shell_check(names, connection)
+        before = cgroup_cpu_seconds(names)
+        time.sleep(IDLE_SECONDS)
+        figures.hosts_idle_rate = (cgroup_cpu_seconds(names) - before) / IDLE_SECONDS
     finally:
         if not keep:
             stop_hosts(names)
@@ -306,6 +315,11 @@ def report(all_figures: list[Figures], connection: str) -> None:
         state = "end state OK" if not f.shell_failures else f"{len(f.shell_failures)} check(s) FAILED: " + \
             "; ".join(f.shell_failures[:5])
         print(f"  shell check      wall {f.shell_wall:7.2f} s  ({state})  re-provision / shell check = {ratio:.0f}x")
+        idle = f.hosts_idle_rate * f.rerun.wall
+        floor = (f.rerun.cpu + f.rerun.hosts_cpu) / (os.cpu_count() or 1)
+        print(f"  hosts idle       {f.hosts_idle_rate:7.2f} CPU s/s with nothing running: {idle:.1f} s of the re-run's "
+              f"hosts' CPU is their services' own load; the re-run's CPU (controller + hosts) needs at least "
+              f"{floor:.1f} s of wall on {os.cpu_count()} cores")
     if len(all_figures) >= 2:
         small, large = all_figures[0], all_figures[-1]
         print(f"\nN={large.n} / N={small.n}: first provision wall {large.first.wall / small.first.wall:.2f}x, "
