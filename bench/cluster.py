@@ -334,6 +334,8 @@ def main() -> None:
                         help="how the controller reaches the hosts (default ssh, as a real cluster)")
     parser.add_argument("--keep", action="store_true", help="leave the hosts running (the last size only)")
     args = parser.parse_args()
+    # the venv this runs from (.venv/bin/python bench/cluster.py) provides ansible-playbook
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     sizes = [int(s) for s in args.sizes.split(",")]
     if any(n < 2 for n in sizes):
         parser.error("--sizes: every size must be 2 or more (one server and at least one agent)")
