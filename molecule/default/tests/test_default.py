@@ -111,6 +111,37 @@ def test_provision_cli_converges_again_with_no_change(tmp_path: Path) -> None:
     assert Path(summary["artifacts_dir"]).parent == tmp_path
 
 
+def _sh(name: str, command: str) -> str:
+    done = subprocess.run(["podman", "exec", name, "sh", "-c", command], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, f"{name}: {command}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def test_a_host_that_drifted_is_put_back(tmp_path: Path) -> None:
+    """The k3s role skips the steps its one probe shows in place (directories, files to remove,
+    the service, the binary's release): what drifted must still be put back. The agent's k3s
+    stopped and its images directory of another mode, a registries.yaml nobody asked for on the
+    server: one provision repairs each, restarting (and waiting for) only what it must."""
+    agent = next(name for name in GPUS if name != SERVER)
+    _sh(agent, "systemctl stop k3s-agent && chmod 0700 /var/lib/rancher/k3s/agent/images")
+    _sh(SERVER, "printf 'mirrors: {}\\n' > /etc/rancher/k3s/registries.yaml")
+    run = subprocess.run(
+        [sys.executable, "-m", "openshell_auto", "provision", "-i", str(cli_inventory(tmp_path / "inventory")),
+         "--json", "--artifacts-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    summary = json.loads(run.stdout)
+    assert all(stats["changed"] > 0 for stats in summary["hosts"].values()), summary["hosts"]
+    assert _sh(agent, "systemctl is-active k3s-agent").strip() == "active"
+    assert _sh(agent, "stat -c %a /var/lib/rancher/k3s/agent/images").strip() == "755"
+    assert "registries.yaml" not in _sh(SERVER, "ls /etc/rancher/k3s")
+    nodes = json.loads(_sh(SERVER, "k3s kubectl get nodes -o json"))["items"]
+    assert all(any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+               for node in nodes), nodes
+
+
 def test_converge_ran_the_collection_installed_from_the_tarball(tmp_path: Path) -> None:
     """converge.yml imports openshell_auto.cluster.site; prepare.yml installed the built tarball into
     collections/ beside it, the playbook-adjacent directory ansible-playbook searches first (ansible-core
