@@ -11,6 +11,9 @@ Figures (median of N runs, wall clock, each a fresh process as a user would run 
   - in-process (one worker): the CPU a 200-host render spends in Ansible's templating of what
     differs per host, and the imports; their sum against ansible-inventory's CPU is a floor no
     render can go below while it templates with Ansible's own engine
+  - the CLI's own cost: `openshell-auto provision --tags <none>` against `ansible-playbook
+    playbooks/site.yml --tags <none>` on one local host (only the plays tagged `always` run:
+    classification, the variable check, the preflight, which change nothing here)  target <= 0.3 s
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(cmd: list[str], runs: int) -> tuple[float, float, float]:
+def timed(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """(median wall s, min wall s, median CPU s of the process tree): CPU time is the steadier
     figure on a shared, loaded machine."""
     times: list[float] = []
@@ -61,7 +64,7 @@ def timed(cmd: list[str], runs: int) -> tuple[float, float, float]:
     for _ in range(runs):
         cpu = _children_cpu()
         start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False, env=env)
         times.append(time.perf_counter() - start)
         cpus.append(_children_cpu() - cpu)
         if proc.returncode != 0:
@@ -191,6 +194,21 @@ def main() -> None:
         floor = inv_cpu + templating
         print(f"  floor: ansible-inventory's CPU (imports, parse, every host's variables) + that templating = "
               f"{floor:.3f} s = {floor / inv_cpu:.2f}x; render's CPU is {render_cpu / inv_cpu:.2f}x")
+        local = tmpdir / "local.yml"
+        local.write_text(f"openshell_servers:\n  hosts:\n    bench-local:\n      ansible_connection: local\n"
+                         f"      ansible_python_interpreter: {sys.executable}\n", encoding="utf-8")
+        none = "openshell-bench-no-such-tag"
+        env_play = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+        play_med, play_low, play_cpu = timed([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(local),
+                                              str(REPO / "playbooks" / "site.yml"), "--tags", none], args.runs,
+                                             env=env_play)
+        cli_med, cli_low, cli_cpu = timed([*base, "provision", "-i", str(local), "--tags", none,
+                                           "--artifacts-dir", str(tmpdir / "runs")], args.runs)
+        print(f"ansible-playbook site.yml --tags <none>, 1 local host: wall {play_med:.3f}/{play_low:.3f} s  "
+              f"cpu {play_cpu:.3f} s")
+        print(f"openshell-auto provision, same:     wall {cli_med:.3f}/{cli_low:.3f} s  cpu {cli_cpu:.3f} s")
+        overhead = cli_med - play_med
+        print(f"CLI overhead (wall medians): {overhead:.3f} s  (target <= 0.3 s) {'OK' if overhead <= 0.3 else 'SLOW'}")
         seconds, cpu, files = synthetic_render(inventory, tmpdir / "synthetic", args.synthetic_templates)
         print(f"in-process render, 200 hosts x {args.synthetic_templates} synthetic templates: wall {seconds:.3f} s  "
               f"cpu {cpu:.3f} s  files {files}  ({1000 * cpu / max(files, 1):.2f} ms CPU/file)")
