@@ -6,6 +6,7 @@ CLI checks, for those who run ansible-playbook themselves. ssh is /bin/false and
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -156,3 +157,26 @@ def test_cli_classifies_as_the_role_does(run_play: Callable[..., Run], tmp_path:
     assert role["first_server"] == [first] and cli.first_server == first
     assert sorted(role["server"]) == sorted(cli.servers) and sorted(role["agent"]) == sorted(cli.agents)
     assert sorted(role["gpu"]) == sorted(cli.gpu_hosts) == ["a1", "s2"]
+
+
+def test_under_a_limit_the_hosts_outside_it_are_classified_from_the_inventory(
+        run_play: Callable[..., Run], tmp_path: Path) -> None:
+    """`-l a1`: the servers outside the limit still go into their groups (the first server too),
+    through one include that a run without a limit skips in one step."""
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text("all:\n  vars:\n    ansible_connection: ssh\n    ansible_port: 9\n"
+                     "  children:\n    openshell_servers:\n      hosts:\n"
+                     "        s1: {ansible_host: 127.0.0.1}\n        s2: {ansible_host: 127.0.0.1}\n"
+                     "    openshell_agents:\n      hosts:\n        a1: {ansible_host: 127.0.0.1, openshell_gpu: true}\n")
+    out = tmp_path / "groups.json"
+    result = run_play(hosts, RECORD_GROUPS.format(classify=CLASSIFY, out=out), "-l", "a1,localhost", env=NO_SSH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    role = json.loads(out.read_text())
+    assert role["first_server"] == ["s1"] and sorted(role["server"]) == ["s1", "s2"], role
+    assert role["agent"] == ["a1"] and role["gpu"] == ["a1"], role
+    assert "TASK [openshell : Put the hosts outside the limit into their dynamic groups]" in result.stdout
+    result = run_play(hosts, RECORD_GROUPS.format(classify=CLASSIFY, out=out), env=NO_SSH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Put the hosts outside the limit" not in result.stdout
+    assert re.search(r"TASK \[openshell : Classify the hosts outside the limit\] \**\n(skipping: .*\n)+\n",
+                     result.stdout), result.stdout
