@@ -92,14 +92,19 @@ def test_device_plugin_manifest_is_cdi_mode(host) -> None:
     assert values["nvidiaDriverRoot"] == "/"
 
 
-def test_provision_cli_converges_again_with_no_change(tmp_path: Path) -> None:
-    """`openshell-auto provision` (ansible-runner wrapper) on the converged hosts: exit 0, the
-    per-host JSON summary lists both hosts, nothing failed and nothing changed (idempotent)."""
-    run = subprocess.run(
+def _provision(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`openshell-auto provision --json` on the scenario's hosts, artifacts under tmp_path."""
+    return subprocess.run(
         [sys.executable, "-m", "openshell_auto", "provision", "-i", str(cli_inventory(tmp_path / "inventory")),
          "--json", "--artifacts-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=900, check=False,
     )
+
+
+def test_provision_cli_converges_again_with_no_change(tmp_path: Path) -> None:
+    """`openshell-auto provision` (ansible-runner wrapper) on the converged hosts: exit 0, the
+    per-host JSON summary lists both hosts, nothing failed and nothing changed (idempotent)."""
+    run = _provision(tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     summary = json.loads(run.stdout)
     assert summary["exit_code"] == 0 and summary["status"] == "successful"
@@ -126,11 +131,7 @@ def test_a_host_that_drifted_is_put_back(tmp_path: Path) -> None:
     agent = next(name for name in GPUS if name != SERVER)
     _sh(agent, "systemctl stop k3s-agent && chmod 0700 /var/lib/rancher/k3s/agent/images")
     _sh(SERVER, "printf 'mirrors: {}\\n' > /etc/rancher/k3s/registries.yaml")
-    run = subprocess.run(
-        [sys.executable, "-m", "openshell_auto", "provision", "-i", str(cli_inventory(tmp_path / "inventory")),
-         "--json", "--artifacts-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=900, check=False,
-    )
+    run = _provision(tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     summary = json.loads(run.stdout)
     assert all(stats["changed"] > 0 for stats in summary["hosts"].values()), summary["hosts"]
