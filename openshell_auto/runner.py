@@ -8,13 +8,14 @@ afterwards; ansible-runner's env/ files are suppressed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -278,6 +279,32 @@ def build_cmdline(*, extra_vars_files: Sequence[Path], tags: str | None, skip_ta
     return args
 
 
+@contextlib.contextmanager
+def _pty_closed_at_once() -> Iterator[None]:
+    """ansible-runner closes the child's pty (pexpect -> ptyprocess `close()`) only once its loop
+    `while child.isalive()` has seen ansible-playbook exit and reaped it; ptyprocess still sleeps
+    `delayafterclose` (0.1 s) there "to give the kernel time to update process status", which
+    cannot change for a reaped child. Every command waited those 0.1 s after its run. While a run
+    is in progress, the ptys ansible-runner spawns close without that wait; where the child were
+    still alive at close, ptyprocess terminates it as before (`terminate(force)` has delays of
+    its own)."""
+    import pexpect
+
+    original = pexpect.spawn
+
+    class _Spawn(original):  # type: ignore[misc,valid-type]
+        def _spawnpty(self, args: Any, **kwargs: Any) -> Any:
+            pty = super()._spawnpty(args, **kwargs)
+            pty.delayafterclose = 0
+            return pty
+
+    pexpect.spawn = _Spawn
+    try:
+        yield
+    finally:
+        pexpect.spawn = original
+
+
 class _Interrupt:
     """SIGINT/SIGTERM set a flag the runner polls (cancel_callback): the child is stopped cleanly."""
 
@@ -395,7 +422,7 @@ def run_playbook(
                             diff=False) + args.cmdline()
     started = time.monotonic()
     try:
-        with _Interrupt() as interrupt:
+        with _Interrupt() as interrupt, _pty_closed_at_once():
             runner = ansible_runner.run(
                 private_data_dir=str(run_dir),
                 artifact_dir=str(run_dir.parent),

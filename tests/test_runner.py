@@ -173,3 +173,27 @@ def test_callers_ansible_secrets_never_reach_the_artifacts(local_inventory: Path
         assert SECRET not in path.read_text(errors="replace"), path
     env = json.loads((Path(result.artifacts_dir) / "command").read_text())["env"]
     assert env["ANSIBLE_CONFIG"] and "ANSIBLE_BECOME_PASS" not in env
+
+
+def test_the_pty_of_an_ended_child_closes_without_ptyprocess_wait() -> None:
+    """ansible-runner closes the pty after its child exited; inside the runner's context that close
+    no longer sleeps ptyprocess's 0.1 s, the exit status is still the child's, and pexpect is left
+    as it was found."""
+    import time
+
+    import pexpect
+
+    original = pexpect.spawn
+    with runner._pty_closed_at_once():
+        child = pexpect.spawn("sh", ["-c", "exit 3"])
+        while child.isalive():
+            time.sleep(0.01)
+        started = time.monotonic()
+        child.close()
+        closed_in = time.monotonic() - started
+    assert pexpect.spawn is original
+    assert child.exitstatus == 3
+    assert closed_in < 0.05, closed_in
+    slow = pexpect.spawn("sh", ["-c", "exit 0"])  # outside the context: ptyprocess's own wait
+    assert slow.ptyproc.delayafterclose == 0.1
+    slow.close()
