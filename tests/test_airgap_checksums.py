@@ -46,13 +46,13 @@ CHART_PLAYBOOK = """
 - hosts: all
   gather_facts: false
   tasks:
-    - name: Verify the chart archive (what main.yml runs first on every server)
+    - name: Verify the chart archive (what steps.yml runs first on every server)
       ansible.builtin.include_role:
         name: nvidia_device_plugin
         tasks_from: verify_inputs.yml
       vars:
         __nvidia_device_plugin_verify: chart
-    - name: Serve the chart archive from the static directory (what main.yml runs on every server)
+    - name: Serve the chart archive from the static directory (what steps.yml runs on every server)
       ansible.builtin.include_role:
         name: nvidia_device_plugin
         tasks_from: static.yml
@@ -75,9 +75,9 @@ IMAGE_PLAYBOOK = """
 
 
 def test_the_role_verifies_the_chart_before_it_serves_or_embeds_it() -> None:
-    """CHART_PLAYBOOK above follows roles/nvidia_device_plugin/tasks/main.yml: the chart check
+    """CHART_PLAYBOOK above follows roles/nvidia_device_plugin/tasks/steps.yml: the chart check
     comes before the static and deploy steps, which no longer check it themselves."""
-    tasks = yaml.safe_load((REPO / "roles" / "nvidia_device_plugin" / "tasks" / "main.yml").read_text())
+    tasks = yaml.safe_load((REPO / "roles" / "nvidia_device_plugin" / "tasks" / "steps.yml").read_text())
     names = [task["name"] for task in tasks]
     verify = next(i for i, task in enumerate(tasks) if task.get("ansible.builtin.import_tasks") == "verify_inputs.yml"
                   and task.get("vars", {}).get("__nvidia_device_plugin_verify") == "chart")

@@ -130,7 +130,7 @@ def test_role_air_gapped_rhel_host_without_the_key_is_refused(run_decision: Call
 
 def test_the_decision_comes_before_anything_is_installed() -> None:
     main = [task.get("ansible.builtin.import_tasks") or task.get("ansible.builtin.include_tasks") for task in
-            yaml.safe_load((REPO / "roles" / "k3s" / "tasks" / "main.yml").read_text())]
+            yaml.safe_load((REPO / "roles" / "k3s" / "tasks" / "steps.yml").read_text())]
     assert main.index("selinux.yml") < main.index("install.yml")
     install = (REPO / "roles" / "k3s" / "tasks" / "install.yml").read_text()
     assert install.index("selinux_policy.yml") < install.index("- name: Install the local k3s binary")

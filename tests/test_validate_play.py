@@ -51,7 +51,7 @@ def test_a_bad_value_on_the_last_agent_stops_the_run_before_any_host(site: Run, 
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
     assert needle in out, out
-    after = out.split("PLAY [Check every role's variables", 1)[1]
+    after = out.split("TASK [Check the variables of each role that runs on this host", 1)[1]
     assert "PLAY [" not in after, "a later play ran after a variable failed its check"
 
 
@@ -59,6 +59,6 @@ def test_good_values_pass_the_check_and_the_run_goes_on(site: Run) -> None:
     result = site("nvidia_cdi_refresh_enabled: true\n")
     out = result.stdout + result.stderr
     assert "Validation of arguments failed" not in out, out
-    after = out.split("PLAY [Check every role's variables", 1)[1]
+    after = out.split("TASK [Check the variables of each role that runs on this host", 1)[1]
     later = [p for p in re.findall(r"^PLAY \[([^\]]+)\]", after, re.MULTILINE) if p != "Classify hosts by cluster role"]
     assert later, out  # the run went on to the plays after the check (the first that needs the hosts)
