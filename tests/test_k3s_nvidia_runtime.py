@@ -1,12 +1,13 @@
 """roles/k3s/tasks/config.yml's nvidia-container-runtime step (tasks/nvidia_runtime.yml), run on
-localhost against files under tmp_path: a GPU host records the runtime's sha256 per path in
-k3s_nvidia_runtime_paths and restarts k3s when it changes or when k3s's containerd config has no
-`nvidia` handler while a runtime exists; a second run changes nothing; a host that is not a GPU host
-skips the whole step in one announced task."""
+localhost against files under tmp_path, deciding from what the role's probe (tasks/firewall.yml)
+read: a GPU host records the runtime's sha256 per path in k3s_nvidia_runtime_paths and restarts k3s
+when it changes or when k3s's containerd config has no `nvidia` handler while a runtime exists; a
+second run changes nothing; a host that is not a GPU host skips both steps."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +30,9 @@ PLAYBOOK = """
       listen: [restart k3s, k3s unit changed]
       changed_when: true
   tasks:
+    - name: The role's probe (what the runtime step decides from)
+      ansible.builtin.import_tasks: {probe}
+
     - name: Write the k3s configuration and unit
       ansible.builtin.import_tasks: {tasks}
 """
@@ -42,7 +46,8 @@ WITHOUT_HANDLER = '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc
 def converge(run_play: Callable[..., Run], tmp_path: Path, gpu: bool, *flags: str) -> Run:
     role = REPO / "roles" / "k3s"
     playbook = PLAYBOOK.format(shared=REPO / "roles/openshell/defaults/main.yml", defaults=role / "defaults/main.yml", role_vars=role / "vars/main.yml",
-                               restarts=tmp_path / "restarts", tasks=role / "tasks/config.yml")
+                               restarts=tmp_path / "restarts", tasks=role / "tasks/config.yml",
+                               probe=role / "tasks/firewall.yml")
     groups = {"openshell_role_server": {"hosts": {"localhost": {
         "ansible_connection": "local", "ansible_host": "127.0.0.1", "ansible_python_interpreter": sys.executable}}}}
     if gpu:
@@ -55,6 +60,7 @@ def converge(run_play: Callable[..., Run], tmp_path: Path, gpu: bool, *flags: st
         "openshell_first_server": "localhost", "k3s_api_endpoint": "127.0.0.1",
         "k3s_config_dir": str(tmp_path / "etc"), "k3s_data_dir": str(tmp_path / "data"),
         "__k3s_unit_file": str(tmp_path / "k3s.service"), "__k3s_cluster_token": "test-token",
+        "k3s_firewall": "ignore",
         # A regular file, a link to it (exists, no checksum: as ansible.builtin.stat without following
         # links) and a path that does not exist.
         "k3s_nvidia_runtime_paths": [str(runtime), str(tmp_path / "link" / "nvidia-container-runtime"),
@@ -114,12 +120,14 @@ def test_k3s_without_the_nvidia_handler_is_restarted(run_play: Callable[..., Run
     assert "k3s started before the toolkit" in again.stdout and restarts(tmp_path) == 2
 
 
-def test_a_host_that_is_not_a_gpu_host_skips_the_step_in_one_task(
+def test_a_host_that_is_not_a_gpu_host_skips_both_steps(
         run_play: Callable[..., Run], tmp_path: Path) -> None:
     setup_host(tmp_path, None)
     result = converge(run_play, tmp_path, False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (tmp_path / "etc" / ".nvidia-container-runtime.sha256").exists()
-    runtime_steps = [line for line in result.stdout.splitlines()
-                     if line.startswith("TASK [") and "nvidia" in line and "template" not in line]
-    assert len(runtime_steps) == 1, runtime_steps
+    for step in ("Record the nvidia-container-runtime k3s was started with",
+                 "Restart k3s that runs without the nvidia runtime handler"):
+        assert re.search(rf"TASK \[[^]]*{re.escape(step)}\][^\n]*\n(?:[^\n]*\n)*?skipping: \[localhost\]",
+                         result.stdout), (step, result.stdout)
+

@@ -349,6 +349,28 @@ def test_legacy_packages_refused_by_default(runs: dict[str, Run]) -> None:
     assert installed_version(host, BASE) == "1.18.1-1"
 
 
+REPOSITORY = "Configure the repository and install the pinned package (apt or dnf)"
+APT_SOURCE = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+
+
+def test_a_repository_in_place_is_one_skipped_step_and_an_edited_one_is_put_back() -> None:
+    """installed.yml's probe reads the key, keyring and apt source with the package state: a host as
+    apt.yml leaves it skips apt.yml in one step; an edited source and a removed keyring run it again,
+    and it puts both back."""
+    host = get("toolkit-gpu1")
+    run = Run(_playbook(["--limit", "toolkit-gpu1"]))
+    assert run.rc == 0 and run.stats("toolkit-gpu1")["changed"] == 0, run.changed_tasks("toolkit-gpu1")
+    assert REPOSITORY in _steps(run.skipped_tasks("toolkit-gpu1"))
+    before = host.file(APT_SOURCE).content_string
+    assert host.run(f"echo 'deb http://example.invalid/ /' >> {APT_SOURCE} && rm {KEYRING}").rc == 0
+    run = Run(_playbook(["--limit", "toolkit-gpu1"]))
+    assert run.rc == 0, run.failures("toolkit-gpu1")
+    assert {"Write the apt source", "Dearmor the key into the keyring"} <= _steps(run.changed_tasks("toolkit-gpu1"))
+    assert host.file(APT_SOURCE).content_string == before
+    assert host.file(KEYRING).exists
+
+
 def test_refresh_disabled_undoes_what_the_postinst_enabled() -> None:
     """The package's postinst runs `systemctl enable --now` on both units; with
     nvidia_cdi_refresh_enabled=false the role disables them and stops the .path unit. Runs last
