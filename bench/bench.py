@@ -129,8 +129,8 @@ def templating_share(inventory: Path, outdir: Path) -> tuple[float, float, int, 
     cpu = time.process_time()
     from openshell_auto import cli, render, render_vars  # noqa: F401 - what `openshell-auto render` imports
     from openshell_auto.commands import render as command  # noqa: F401
-    import ansible.inventory.manager  # noqa: F401
-    import ansible.template  # noqa: F401
+    import ansible.inventory.manager
+    import ansible.template
     import ansible.vars.manager  # noqa: F401
     imports = time.process_time() - cpu
     spent = [0.0, 0]
@@ -147,7 +147,7 @@ def templating_share(inventory: Path, outdir: Path) -> tuple[float, float, int, 
 
     saved = (render_vars.Resolver._template, render._evaluate, os.environ.get("OPENSHELL_AUTO_RENDER_WORKERS"))
     render_vars.Resolver._template = timed_call(saved[0])  # type: ignore[method-assign]
-    render._evaluate = timed_call(saved[1])  # type: ignore[assignment]
+    render._evaluate = timed_call(saved[1])
     os.environ["OPENSHELL_AUTO_RENDER_WORKERS"] = "1"
     try:
         start = time.process_time()

@@ -112,7 +112,9 @@ class Figures:
 
 
 def sh(*argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), check=check, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
+    result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        list(argv), check=check, text=True, capture_output=True, **kw)
+    return result
 
 
 def host_names(n: int) -> list[str]:

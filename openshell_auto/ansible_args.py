@@ -124,9 +124,8 @@ class AnsibleArgs:
             args.append("--become")
         if self.become_user:
             args += ["--become-user", self.become_user]
-        if self.ask_pass or self.ask_become_pass or self.ask_vault_pass:
-            if not self.secret_files:
-                raise RuntimeError("prompt_secrets() was not called")
+        if (self.ask_pass or self.ask_become_pass or self.ask_vault_pass) and not self.secret_files:
+            raise RuntimeError("prompt_secrets() was not called")
         if self._connection_file is not None:
             args += ["--connection-password-file", str(self._connection_file)]
         if self._become_file is not None:

@@ -31,7 +31,7 @@ from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release
 from openshell_auto import apt_repo
 from openshell_auto.download import fetch_bytes, fetch_file, sha256_file, write_atomic
 from openshell_auto.errors import FetchError, InputError
-from openshell_auto.inventory import is_template
+from openshell_auto.inventory_checks import is_template
 from openshell_auto.specs import load_specs
 
 VARS_FILE = "openshell-airgap.yml"
@@ -89,8 +89,8 @@ def settings(extra_vars: dict[str, Any]) -> dict[str, str]:
         problems.append("-e nvidia_device_plugin_chart_version: must be a chart version such as 0.19.1 "
                         "(letters, digits, '.', '+', '-')")
     key_sum = values.get("nvidia_container_toolkit_gpg_key_checksum", "")
-    if problem := checksum_problem(key_sum, "get_url"):
-        problems.append(f"-e nvidia_container_toolkit_gpg_key_checksum: {problem}")
+    if key_problem := checksum_problem(key_sum, "get_url"):
+        problems.append(f"-e nvidia_container_toolkit_gpg_key_checksum: {key_problem}")
     elif key_sum and not sha256_hex(key_sum):  # the bundle hashes the key with sha256 (download.fetch_file)
         problems.append("-e nvidia_container_toolkit_gpg_key_checksum: bundle checks the key with sha256; give "
                         "sha256:<64 hex digits> (`sha256sum FILE` of a trusted copy) or leave it empty")
@@ -230,9 +230,9 @@ def fetch_toolkit(values: dict[str, str], arch: str, key: bytes, bundle: Bundle,
     # The signed index last: a host only sees a repository once everything it lists is in place.
     for name, data in packages_data.items():
         write_atomic(folder / name, data)
-    for name, data in (("InRelease", inrelease), ("Release", release), ("Release.gpg", release_gpg)):
-        if data is not None:
-            write_atomic(folder / name, data)
+    for name, optional_data in (("InRelease", inrelease), ("Release", release), ("Release.gpg", release_gpg)):
+        if optional_data is not None:
+            write_atomic(folder / name, optional_data)
 
 
 def fetch_plugin_image(values: dict[str, str], tag: str, arch: str, bundle: Bundle, say: Say) -> None:

@@ -23,10 +23,10 @@ COMMANDS: dict[str, str] = {
 class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when that command runs."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 - click's signature
         return sorted(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002 - click's
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None

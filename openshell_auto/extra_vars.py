@@ -14,7 +14,8 @@ from typing import Any
 
 from openshell_auto.errors import InputError
 from openshell_auto.input_files import parse_yaml
-from openshell_auto.inventory_loader import LineLoader, Opaque, load_yaml
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
+from openshell_auto.inventory_loader import LineLoader, load_yaml
 
 
 class ExtraVars(dict):  # type: ignore[type-arg]

@@ -96,7 +96,7 @@ def range_size(pattern: str) -> int:
     return total
 
 
-class BoundedSafeLoader(BoundedComposer, yaml.SafeLoader):  # type: ignore[misc]
+class BoundedSafeLoader(BoundedComposer, yaml.SafeLoader):
     """yaml.SafeLoader with bounded nesting and aliases."""
 
 

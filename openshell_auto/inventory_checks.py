@@ -14,7 +14,7 @@ from ansible_collections.openshell_auto.cluster.plugins.module_utils import (
     upgrades,
     sandbox,
 )
-from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import checksum_problem
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.checksum import Kind, checksum_problem
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.k3s_release import k3s_version_problem
 from openshell_auto.inventory_model import VarBlock
@@ -149,7 +149,7 @@ def _format_problems(name: str, value: Any) -> list[str]:
         return [problem]
     if not isinstance(value, str):
         return []
-    kind = "sha256" if name in SHA256_CHECKSUMS else "get_url" if name in GET_URL_CHECKSUMS else None
+    kind: Kind | None = "sha256" if name in SHA256_CHECKSUMS else "get_url" if name in GET_URL_CHECKSUMS else None
     if kind and (problem := checksum_problem(value, kind)):
         return [problem]
     if name == "k3s_version" and (problem := k3s_version_problem(value)):

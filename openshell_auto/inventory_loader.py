@@ -33,7 +33,7 @@ class _LineDict(dict):  # type: ignore[type-arg]
     line: int
 
 
-class LineLoader(BoundedComposer, yaml.SafeLoader):  # type: ignore[misc]
+class LineLoader(BoundedComposer, yaml.SafeLoader):
     pass
 
 

@@ -28,7 +28,8 @@ import yaml
 from openshell_auto.errors import InputError
 from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedSafeLoader, range_size, read_text
 from openshell_auto.inventory import Classified, classify
-from openshell_auto.inventory_loader import Opaque, load_vars_file, parse_inventory, vars_files
+from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
+from openshell_auto.inventory_loader import load_vars_file, parse_inventory, vars_files
 from openshell_auto.inventory_model import GroupDef, Inventory, VarBlock
 
 # Inventory plugins that read text and run nothing, in Ansible's order of trying them.

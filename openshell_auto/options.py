@@ -152,8 +152,8 @@ def check_limit(limit: str | None, hosts: Sequence[str], groups: Sequence[str]) 
     if not limit:
         return
     known = set(hosts) | set(groups)
-    for item in limit.replace(":", ",").split(","):
-        item = item.strip()
+    for part in limit.replace(":", ",").split(","):
+        item = part.strip()
         if not item or set(item) & _PATTERN_CHARS:
             continue
         if item not in known:

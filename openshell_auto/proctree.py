@@ -14,6 +14,7 @@ are not descendants and are left alone.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -73,15 +74,11 @@ def _signal_all(pids: set[int], signum: int) -> None:
     own_group = os.getpgrp()
     groups = {info[2] for pid in pids if (info := _stat(pid)) is not None}
     for group in groups - {own_group, 0, 1}:
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(group, signum)
-        except OSError:
-            pass
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signum)
-        except OSError:
-            pass
 
 
 def stop_descendants(root: int | None = None, *, grace_int: float = 5.0, grace_term: float = 3.0,

@@ -175,7 +175,7 @@ def make_progress(console: Console, playbook: str, quiet: bool,
 def print_summary(result: RunResult, console: Console) -> None:
     """Per-host table, failing task per failed/unreachable host, where the artifacts are."""
     if result.hosts:
-        rows = [[Text(host, style="bold red" if stats["failed"] or stats["unreachable"] else ""),
+        rows: list[list[str | Text]] = [[Text(host, style="bold red" if stats["failed"] or stats["unreachable"] else ""),
                  *(str(stats[key]) for key in STAT_KEYS[:5])] for host, stats in result.hosts.items()]
         tables.show(console, f"{result.playbook}: {result.status} in {result.duration_s:.1f}s",
                     ["host", *STAT_KEYS[:5]], rows, right=STAT_KEYS[:5])

@@ -333,7 +333,7 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
         if isinstance(outcome, str):
             errors.append(outcome)
             continue
-        if outcome is False:
+        if not isinstance(outcome, tuple):  # False: its `when` is false here
             continue
         dest, text = outcome
         target = context.outdir / host_name / dest.lstrip("/")

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -163,7 +163,7 @@ def event_warnings(event: Mapping[str, Any]) -> list[str]:
     output, a module's `warnings`, and a role's debug message starting with `WARNING:`."""
     found: list[str] = []
     data = event.get("event_data") or {}
-    res = data.get("res") if isinstance(data.get("res"), Mapping) else {}
+    res = found_res if isinstance(found_res := data.get("res"), Mapping) else {}
     for warning in res.get("warnings") or ():
         found.append(" ".join(str(warning).split()))
     role_warning = role_message(event, _ROLE_WARNING)
@@ -182,7 +182,7 @@ def role_message(event: Mapping[str, Any], prefix: str) -> str:
     """`<host>: <text>` of a role's debug message that starts with `prefix` (one line, at most 600
     characters), else ''."""
     data = event.get("event_data") or {}
-    res = data.get("res") if isinstance(data.get("res"), Mapping) else {}
+    res = found_res if isinstance(found_res := data.get("res"), Mapping) else {}
     if event.get("event") != "runner_on_ok" or data.get("task_action") not in ("debug", "ansible.builtin.debug"):
         return ""
     msg = res.get("msg")
@@ -217,7 +217,7 @@ def default_runs_dir() -> Path:
 
 
 def new_run_dir(base: Path | None, playbook: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     root = (base or default_runs_dir()).expanduser().resolve()
     if root.exists() and not root.is_dir() or any(p.exists() and not p.is_dir() for p in root.parents):
         raise InputError(f"--artifacts-dir {root}: field artifacts-dir: is not a directory; give a directory "
@@ -298,11 +298,11 @@ def _pty_closed_at_once() -> Iterator[None]:
             pty.delayafterclose = 0
             return pty
 
-    pexpect.spawn = _Spawn
+    pexpect.spawn = _Spawn  # type: ignore[misc]
     try:
         yield
     finally:
-        pexpect.spawn = original
+        pexpect.spawn = original  # type: ignore[misc]
 
 
 class _Interrupt:
@@ -321,10 +321,8 @@ class _Interrupt:
 
         adopt_orphans(True)  # what the run detaches (ssh ControlPersist masters) stays in its tree
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread
                 self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -439,8 +437,7 @@ def run_playbook(
                 cancel_callback=interrupt.cancelled,
                 # ansible-runner writes artifacts/command (with the whole environment) just before it
                 # reports "running" and starts ansible-playbook: scrub it then, not only at the end.
-                status_handler=lambda status, runner_config=None: status.get("status") == "running"
-                and _scrub_command_env(run_dir, own),
+                status_handler=functools.partial(_scrub_when_running, run_dir, own),
                 suppress_env_files=True,
                 quiet=True,
             )
@@ -559,7 +556,7 @@ def _config_manager(config: str) -> Any:
 
 
 @functools.lru_cache(maxsize=4)
-def _config_manager_of(config: str, version: Any) -> Any:
+def _config_manager_of(config: str, version: Any) -> Any:  # noqa: ARG001 - `version` keys the cache
     from ansible.config.manager import ConfigManager
 
     return ConfigManager(conf_file=config)
@@ -573,7 +570,7 @@ def _config_values(config: Path, names: Sequence[str]) -> dict[str, Any]:
     for name in names:
         try:
             value, origin = manager.get_config_value_and_origin(name)
-        except Exception:  # noqa: BLE001 - a broken setting is ansible-playbook's to report
+        except Exception:  # noqa: BLE001, S112 - a broken setting is ansible-playbook's to report
             continue
         if origin != "default":
             values[name] = value
@@ -589,6 +586,13 @@ def _envvars(content: paths.ContentPaths) -> dict[str, str]:
     if (bin_dir / "ansible-playbook").is_file():
         env["PATH"] = os.pathsep.join([str(bin_dir), os.environ.get("PATH", os.defpath)])
     return env
+
+
+def _scrub_when_running(run_dir: Path, own: Mapping[str, str], status: Mapping[str, Any],
+                        runner_config: Any = None) -> None:  # noqa: ARG001 - ansible-runner's signature
+    """ansible-runner's status handler: scrub artifacts/command once the run is "running"."""
+    if status.get("status") == "running":
+        _scrub_command_env(run_dir, own)
 
 
 def _scrub_command_env(run_dir: Path, own: Mapping[str, str]) -> None:

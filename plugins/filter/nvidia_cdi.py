@@ -27,7 +27,7 @@ def nvidia_cdi_problems(
         source = result.get("source") or result.get("item") or "<spec>"
         try:
             specs.append((source, cdi.load_spec_text(base64.b64decode(result["content"]).decode("utf-8"))))
-        except Exception as exc:  # a broken file is a finding, not a crash
+        except Exception as exc:  # noqa: BLE001 - a broken file is a finding, not a crash
             problems.append(f"{source}: not valid YAML/JSON ({exc}); delete or regenerate it")
     names = cdi.listed_names(listed)
     if platform not in cdi.PLATFORMS:

@@ -63,7 +63,8 @@ def shared_defaults() -> dict[str, Any]:
     """Role openshell's defaults/main.yml, as the file says (templates are not rendered)."""
     import yaml  # PyYAML: a dependency of ansible-core
 
-    return yaml.safe_load(SHARED_DEFAULTS.read_text(encoding="utf-8"))
+    defaults: dict[str, Any] = yaml.safe_load(SHARED_DEFAULTS.read_text(encoding="utf-8"))
+    return defaults
 
 
 def plugin_names(namespace: Any = None, helmchart: Any = None) -> PluginNames:

@@ -176,7 +176,7 @@ def _host_findings(m: Mapping[str, Any], plugin_id_strategy: str | None) -> list
         add("warning", "refresh-units", f"{REFRESH_PATH} is {(active.get('stdout') or '').strip() or 'not active'}; run `systemctl start {REFRESH_PATH}`")
     show = command(m, "refresh_service_show")
     if show is not None and succeeded(show):
-        props = dict(line.split("=", 1) for line in show["stdout"].splitlines() if "=" in line)  # type: ignore[index]
+        props = dict(line.split("=", 1) for line in show["stdout"].splitlines() if "=" in line)
         if props.get("Result") not in (None, "", "success") or props.get("ActiveState") == "failed":
             log = command(m, "refresh_service_log")
             last = tail(log.get("stdout", ""), 3) if log else ""
@@ -223,7 +223,8 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
     nodes = cluster.get("nodes")
     if nodes is None:
         res = command(cluster, "nodes", cluster)
-        add("error", "api", f"cannot read nodes from the API (`k3s kubectl get nodes`: {tail(res.get('stderr', '') if res else 'not run', 1)}); is k3s running on the first server?")
+        why = tail(res.get("stderr", "") if res else "not run", 1)
+        add("error", "api", f"cannot read nodes from the API (`k3s kubectl get nodes`: {why}); is k3s running on the first server?")
         return out
     dss = cluster.get("daemonsets") or []
     settings = plugin_settings(cluster, names)
@@ -235,8 +236,8 @@ def _cluster_findings(cluster: Mapping[str, Any], hosts: Sequence[Mapping[str, A
             f"{names.helmchart} and the logs of job {names.helm_job} in kube-system",
         )
         job = command(cluster, "helm_job_logs", cluster)
-        if succeeded(job) and job.get("stdout"):  # type: ignore[union-attr]
-            add("info", "helm-job", f"{names.helm_job} log tail: {tail(job['stdout'], 3)}")  # type: ignore[index]
+        if succeeded(job) and job.get("stdout"):
+            add("info", "helm-job", f"{names.helm_job} log tail: {tail(job['stdout'], 3)}")
         elif job is not None:
             add(
                 "error",

@@ -220,9 +220,9 @@ def containerd_summary(text: Any, path: str = CONTAINERD_CONFIG) -> dict[str, An
         if isinstance(node, Mapping):
             for k, v in node.items():
                 if k == "runtimes" and isinstance(v, Mapping):
-                    for name, conf in v.items():
-                        conf = conf if isinstance(conf, Mapping) else {}
-                        opts = conf.get("options") if isinstance(conf.get("options"), Mapping) else {}
+                    for name, found in v.items():
+                        conf = found if isinstance(found, Mapping) else {}
+                        opts = options if isinstance(options := conf.get("options"), Mapping) else {}
                         runtimes[str(name)] = {
                             "runtime_type": conf.get("runtime_type"),
                             "binary": opts.get("BinaryName"),
@@ -278,8 +278,9 @@ def cluster_material(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for key, res in cmds.items():
         if key in CLUSTER_JSON_KEYS:
             out[key] = CLUSTER_JSON_KEYS[key](res["stdout"]) if res.get("rc") == 0 else None
-            res = {**res, "stdout": f"<{len(res.get('stdout') or '')} characters of JSON, reduced to '{key}'>"}
-        out["commands"][key] = res
+            out["commands"][key] = {**res, "stdout": f"<{len(res.get('stdout') or '')} characters of JSON, reduced to '{key}'>"}
+        else:
+            out["commands"][key] = res
     for key in CLUSTER_JSON_KEYS:
         out.setdefault(key, None)
     return out

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from openshell_auto.inventory import Inventory, VarBlock
+    from openshell_auto.inventory_model import Inventory, VarBlock
 
 MAX_SHOWN = 60  # characters of a bad value echoed in a message
 

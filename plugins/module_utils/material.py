@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -49,7 +49,7 @@ def command(material: Mapping[str, Any], key: str, section: Mapping[str, Any] | 
     return dict(res)
 
 
-def succeeded(res: Mapping[str, Any] | None) -> bool:
+def succeeded(res: Mapping[str, Any] | None) -> TypeGuard[Mapping[str, Any]]:
     return res is not None and res.get("rc") == 0
 
 
@@ -62,7 +62,7 @@ def gpu_count(material: Mapping[str, Any]) -> int | None:
     """GPUs detected on the host: `nvidia-smi -L` lines, else /dev/nvidiaN device nodes."""
     smi = command(material, "nvidia_smi_list")
     if succeeded(smi):
-        n = sum(1 for line in smi["stdout"].splitlines() if line.startswith("GPU "))  # type: ignore[index]
+        n = sum(1 for line in smi["stdout"].splitlines() if line.startswith("GPU "))
         if n:
             return n
     devs = [d for d in material.get("dev_nodes") or [] if re.fullmatch(r"/dev/nvidia[0-9]+", str(d))]
@@ -72,20 +72,20 @@ def gpu_count(material: Mapping[str, Any]) -> int | None:
 def driver_version(material: Mapping[str, Any]) -> str | None:
     smi = command(material, "nvidia_smi_query")
     if succeeded(smi):
-        for line in smi["stdout"].splitlines():  # type: ignore[index]
+        for line in str(smi["stdout"]).splitlines():
             parts = [p.strip() for p in line.split(",")]
             if len(parts) >= 4 and parts[3]:
                 return parts[3]
     ver = command(material, "driver_version_file")
     if succeeded(ver):
-        return nvidia_driver.version_from_file(ver["stdout"]) or None  # type: ignore[index]
+        return nvidia_driver.version_from_file(ver["stdout"]) or None
     return None
 
 
 def toolkit_version(material: Mapping[str, Any]) -> str | None:
     res = command(material, "nvidia_ctk_version")
     if succeeded(res):
-        m = re.search(r"version\s+([0-9][^\s]*)", res["stdout"])  # type: ignore[arg-type]
+        m = re.search(r"version\s+([0-9][^\s]*)", res["stdout"])
         if m:
             return m.group(1)
     versions = (material.get("packages") or {}).get(TOOLKIT_BASE)
@@ -97,7 +97,7 @@ def cdi_names(material: Mapping[str, Any]) -> list[str] | None:
     res = command(material, "cdi_list")
     if not succeeded(res):
         return None
-    return cdi.listed_names(res["stdout"].splitlines())  # type: ignore[index]
+    return cdi.listed_names(res["stdout"].splitlines())
 
 
 def cdi_dirs(material: Mapping[str, Any]) -> list[str]:
@@ -153,8 +153,8 @@ def node_for(host: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]) -> Map
     names = {str(host.get("host"))}
     hn = command(host, "hostname")
     if succeeded(hn):
-        names.add(hn["stdout"].strip())  # type: ignore[index]
-        names.add(hn["stdout"].strip().split(".")[0])  # type: ignore[index]
+        names.add(hn["stdout"].strip())
+        names.add(hn["stdout"].strip().split(".")[0])
     for node in nodes:
         if node.get("name") in names or node.get("hostname") in names:
             return node

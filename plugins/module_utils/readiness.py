@@ -170,7 +170,7 @@ def _resource(status: Mapping[str, Any], section: str) -> tuple[Decimal | None, 
 
 
 def node_gpus(node: Mapping[str, Any]) -> NodeGpus:
-    meta = node.get("metadata") if isinstance(node.get("metadata"), Mapping) else {}
+    meta = found if isinstance(found := node.get("metadata"), Mapping) else {}
     name = str(meta.get("name", "<unnamed>"))
     status = node.get("status")
     if not isinstance(status, Mapping):
@@ -190,7 +190,7 @@ def gpu_readiness(doc: Any) -> Readiness:
             continue
         kind = item.get("kind", "Node")
         if kind != "Node":
-            meta = item.get("metadata") if isinstance(item.get("metadata"), Mapping) else {}
+            meta = found if isinstance(found := item.get("metadata"), Mapping) else {}
             ignored.append(f"{kind}/{meta.get('name', '?')}")
             continue
         nodes.append(node_gpus(item))
