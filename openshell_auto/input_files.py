@@ -96,8 +96,73 @@ def range_size(pattern: str) -> int:
     return total
 
 
-class BoundedSafeLoader(BoundedComposer, yaml.SafeLoader):
-    """yaml.SafeLoader with bounded nesting and aliases."""
+class _PythonParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's pure-Python reader, scanner and parser: used only where PyYAML lacks libyaml."""
+
+    def __init__(self, stream: Any) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+try:  # libyaml scans and parses, as in Ansible's own loader (and about 5x faster than pure Python)
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _Parser = _PythonParser  # type: ignore[misc,assignment]
+
+
+class BoundedSafeLoader(BoundedComposer, yaml.composer.Composer, _Parser, yaml.constructor.SafeConstructor,
+                        yaml.resolver.Resolver):
+    """yaml.SafeLoader's result, with bounded nesting and aliases. libyaml (or PyYAML's Python
+    parser) turns the text into events; the nodes are composed here, in Python, where
+    BoundedComposer counts depth and aliases before anything is built from them (libyaml's own
+    composer recurses in C without a limit). `python_twin`: the same loader on PyYAML's Python
+    parser, which parse_yaml reads a text with again when it is refused, for PyYAML's messages
+    and positions (libyaml places an unclosed `[` at the line after the text, for one)."""
+
+    python_twin: type[Any]
+
+    def __init__(self, stream: Any) -> None:
+        _Parser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+class BoundedPythonLoader(BoundedComposer, yaml.composer.Composer, _PythonParser,
+                          yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """BoundedSafeLoader on PyYAML's Python parser."""
+
+    def __init__(self, stream: Any) -> None:
+        _PythonParser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+BoundedSafeLoader.python_twin = BoundedPythonLoader
+
+
+def _load(loader: type[Any], text: str) -> Any:
+    """What yaml.load does, with a loader class of ours."""
+    reader = loader(text)
+    try:
+        return reader.get_single_data()
+    finally:
+        reader.dispose()
+
+
+def load_bounded(text: str, loader: type[Any] | None = None) -> Any:
+    """YAML text -> data with `loader` (BoundedSafeLoader unless given); a text it refuses is read
+    again by its Python twin, whose error (or, where only libyaml refuses, result) is the answer."""
+    loader = loader or BoundedSafeLoader
+    try:
+        return _load(loader, text)
+    except yaml.YAMLError:
+        twin = getattr(loader, "python_twin", loader)
+        if twin is loader:
+            raise
+        return _load(twin, text)
 
 
 def parse_yaml(text: str, source: str | Path, what: str, loader: type[Any] | None = None) -> Any:
@@ -106,7 +171,7 @@ def parse_yaml(text: str, source: str | Path, what: str, loader: type[Any] | Non
     files). `what` names the input ("inventory file"). An error is one InputError line
     `SOURCE:LINE:COLUMN: YAML/JSON syntax error in the <what>: <problem>; fix the <what> at line L, column C`."""
     try:
-        return yaml.load(text, Loader=loader or BoundedSafeLoader)  # noqa: S506 - SafeLoader subclasses only
+        return load_bounded(text, loader)
     except RecursionError as exc:
         raise InputError(f"{source}: the {what} is nested too deeply to read; flatten the structure") from exc
     except yaml.MarkedYAMLError as exc:

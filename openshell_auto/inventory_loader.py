@@ -19,7 +19,7 @@ import yaml
 
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
 from openshell_auto.errors import InputError
-from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedComposer, parse_yaml, range_size, read_text
+from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedPythonLoader, BoundedSafeLoader, parse_yaml, range_size, read_text
 from openshell_auto.inventory_model import GroupDef, Inventory, VarBlock
 
 GROUP_KEYS = ("hosts", "children", "vars")
@@ -33,8 +33,12 @@ class _LineDict(dict):  # type: ignore[type-arg]
     line: int
 
 
-class LineLoader(BoundedComposer, yaml.SafeLoader):
-    pass
+class LineLoader(BoundedSafeLoader):
+    """BoundedSafeLoader whose mappings remember the line of each key."""
+
+
+class _PythonLineLoader(BoundedPythonLoader):
+    """LineLoader on PyYAML's Python parser (for the messages of a text LineLoader refuses)."""
 
 
 def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> _LineDict:
@@ -65,10 +69,11 @@ def _construct_opaque(loader: LineLoader, node: yaml.Node) -> Opaque:
     return Opaque(str(value))
 
 
-LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-LineLoader.add_constructor("!vault", _construct_opaque)
-LineLoader.add_constructor("!unsafe", _construct_opaque)
-LineLoader.add_constructor("!vault-encrypted", _construct_opaque)
+# what LineLoader.add_constructor does for each tag (its type hints know PyYAML's own loaders only)
+LineLoader.yaml_constructors = _PythonLineLoader.yaml_constructors = {
+    **BoundedSafeLoader.yaml_constructors, yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG: _construct_mapping,
+    "!vault": _construct_opaque, "!unsafe": _construct_opaque, "!vault-encrypted": _construct_opaque}
+LineLoader.python_twin = _PythonLineLoader
 
 
 def load_yaml(path: Path, what: str = "inventory") -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from openshell_auto.errors import InputError
-from openshell_auto.input_files import MAX_RANGE_HOSTS, BoundedSafeLoader, range_size, read_text
+from openshell_auto.input_files import MAX_RANGE_HOSTS, load_bounded, range_size, read_text
 from openshell_auto.inventory import Classified, classify
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import Opaque
 from openshell_auto.inventory_loader import load_vars_file, parse_inventory, vars_files
@@ -94,7 +94,7 @@ def _is_yaml_file(path: Path) -> bool:
     if text.startswith("#!"):
         return False
     try:  # bounded nesting and aliases: an alias bomb is refused, not expanded
-        return isinstance(yaml.load(text, Loader=BoundedSafeLoader), dict)  # noqa: S506 - SafeLoader subclass
+        return isinstance(load_bounded(text), dict)
     except (yaml.composer.ComposerError, RecursionError):
         return True  # YAML past the bounds: the YAML path says so
     except yaml.YAMLError:

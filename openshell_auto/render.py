@@ -22,7 +22,6 @@ from openshell_auto import paths
 from openshell_auto.errors import InputError, RenderError
 from ansible_collections.openshell_auto.cluster.plugins.module_utils.hostile import (
     host_name_problem,
-    inside,
     iter_strings,
     shown,
 )
@@ -105,8 +104,13 @@ def render_inventory(inventory: Path | str, outdir: Path | str, extra_vars: Sequ
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"-o {outdir}: field outdir: is not a directory; give a new or existing directory")
+    root = outdir.resolve()
     for host in classified.hosts:  # names were checked with the inventory; this is where they become paths
-        if host_name_problem(host) or not inside(outdir, outdir / host) or (outdir / host).resolve() == outdir.resolve():
+        place = (outdir / host).resolve()
+        if not host_name_problem(host) and place != root and not place.is_relative_to(root) and (outdir / host).is_symlink():
+            raise InputError(f"-o {outdir}: {outdir / host} is a symlink that leads outside {outdir}; remove it or "
+                             "give another output directory")
+        if host_name_problem(host) or not place.is_relative_to(root) or place == root:
             raise InputError(f"-o {outdir}: host {shown(host)}: field name: would be written outside {outdir}; "
                              "rename the host")
 
@@ -301,6 +305,8 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
         "__openshell_is_gpu": host_name in classified.gpu_hosts,
     })
     scope = context.resolver.scope(all_vars)
+    host_root = context.outdir / host_name
+    resolved_root: list[Path] = []  # resolved once, at this host's first file
     for index, entry in enumerate(context.entries):
         if host_name not in context.selected[index]:
             continue
@@ -336,19 +342,26 @@ def _render_host(context: _Context, host_name: str) -> _HostResult:
         if not isinstance(outcome, tuple):  # False: its `when` is false here
             continue
         dest, text = outcome
-        target = context.outdir / host_name / dest.lstrip("/")
-        if "\x00" in dest or ".." in Path(dest).parts or not inside(context.outdir / host_name, target):
+        target = host_root / dest.lstrip("/")
+        if "\x00" in dest or ".." in Path(dest).parts or not _stays_in(host_root, resolved_root, target):
             errors.append(f"{label}: field dest rendered to `{shown(dest)}`, which leaves {context.outdir}/"
                           f"{host_name}; set the role variable to an absolute path without `..`")
             continue
         _make_dirs(target.parent, context.made)
-        if not inside(context.outdir / host_name, target):  # a symlink created meanwhile
+        if not _stays_in(host_root, resolved_root, target):  # a symlink created meanwhile
             errors.append(f"{label}: {target} leaves {context.outdir}/{host_name}; remove the symlink there")
             continue
         target.write_text(text, encoding="utf-8")
         target.chmod(0o600)  # rendered files may hold tokens
         files.append((dest, str(target)))
     return host_name, files, errors
+
+
+def _stays_in(root: Path, resolved: list[Path], target: Path) -> bool:
+    """hostile.inside(root, target), with `root` resolved once per host (`resolved` keeps it)."""
+    if not resolved:
+        resolved.append(root.resolve())
+    return target.resolve().is_relative_to(resolved[0])
 
 
 def _wanted_once(context: _Context, scope: Any, index: int, label: str) -> bool | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from openshell_auto import paths, rendered_files
 from openshell_auto.cli import main
-from openshell_auto.errors import RenderError
+from openshell_auto.errors import InputError, RenderError
 from openshell_auto.render import render_inventory
 
 
@@ -107,6 +108,35 @@ def test_render_rejects_relative_dest(fake_content: paths.ContentPaths, tmp_path
     with pytest.raises(RenderError) as info:
         render_inventory(fake_content.example_inventory, tmp_path / "o", registry=[entry])
     assert "field dest rendered to `relative/path`, not an absolute path" in info.value.messages[0]
+
+
+def test_render_writes_nothing_outside_the_output_directory(fake_content: paths.ContentPaths, tmp_path: Path) -> None:
+    """A dest with `..`, a symlink inside -o pointing out, and a host directory that is such a
+    symlink: each refused with the file named; nothing appears outside -o."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    climbing = rendered_files.RenderedFile("fakek3s", "gpu.env.j2", "/etc/../../../escape.env", "gpu", "bad")
+    with pytest.raises(RenderError) as info:
+        render_inventory(fake_content.example_inventory, tmp_path / "o1", registry=[climbing])
+    assert "field dest rendered to `/etc/../../../escape.env`, which leaves" in info.value.messages[0]
+
+    out = tmp_path / "o2"
+    (out / "gpu1").mkdir(parents=True)
+    (out / "gpu1" / "etc").symlink_to(elsewhere)  # planted before the render
+    with pytest.raises(RenderError) as info:
+        render_inventory(fake_content.example_inventory, out)
+    messages = "\n".join(info.value.messages)
+    assert "host gpu1: fakek3s/templates/gpu.env.j2: field dest rendered to `/etc/fake/gpu.env`, which leaves" in messages
+    assert "host gpu1: fakek3s/templates/config.yaml.j2: field dest rendered to `/etc/rancher/k3s/config.yaml`, " \
+           "which leaves" in messages
+    assert "host gpu2" not in messages
+
+    shutil.rmtree(out / "gpu2")
+    (out / "gpu2").symlink_to(elsewhere)  # a host's own directory: refused before anything is written
+    with pytest.raises(InputError, match=r"o2/gpu2 is a symlink that leads outside .*o2; remove it"):
+        render_inventory(fake_content.example_inventory, out)
+    assert list(elsewhere.iterdir()) == []
+    assert not (tmp_path / "escape.env").exists()
 
 
 def test_real_registry_renders_for_the_example_inventory(tmp_path: Path) -> None:
