@@ -18,6 +18,7 @@ cannot be known; then the caller falls back to handing every variable over.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ LATE_NAMES = frozenset({"lookup", "query", "q", "now", "omit", "undef", "ansible
                         "template_path", "template_mtime", "template_uid", "template_run_date",
                         "template_destpath", "template_fullpath", "role_path", "playbook_dir"})
 _MARKERS = ("{{", "{%")
+_BARE_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class Dynamic(Exception):
@@ -64,6 +66,12 @@ def _plain(value: Any) -> bool:
     if isinstance(value, list):
         return all(_plain(v) for v in value)
     return False
+
+
+def _trusted(value: str) -> bool:
+    from ansible.template import is_trusted_as_template
+
+    return bool(is_trusted_as_template(value))
 
 
 def _lazy(value: Any) -> bool:
@@ -225,6 +233,10 @@ class Scope:
                                  tuple((d, n.ident if n else None) for d, n in zip(deps, dep_nodes, strict=True))))
         if any(d in LATE_NAMES for d in deps) or any(n is not None and n.lazy for n in dep_nodes):
             node = Node(ident, value, True, deps)
+        elif (len(dep_nodes) == 1 and (only := dep_nodes[0]) is not None and isinstance(value, str)
+              and (bare := _BARE_NAME.fullmatch(value)) is not None and bare.group(1) == deps[0]
+              and _plain(only.value) and _trusted(value)):
+            node = only  # `{{ name }}` is name's value: Ansible's native templating returns that value itself
         else:
             result, lazy = resolver.result(ident, value, lambda: self.handed(deps)[1])
             if lazy:

@@ -141,6 +141,19 @@ def test_scope_keys_values_by_result_and_leaves_the_unknowable_to_ansible() -> N
     key, handed = late.handed(["where", "uses"])
     assert handed["where"] == "{{ template_path | basename }}"  # left for the template step
     assert handed["broken"] == "{{ nowhere_defined }}" and "uses" in handed  # fails alone: left lazy
+    # `{{ name }}` is taken as name's value without the engine, as Ansible's native templating
+    # returns it (an int stays an int); a string not trusted as a template is no template at all
+    from ansible.template import Templar
+
+    values = {"alias": t("{{ n }}"), "n": 7, "raw": "{{ n }}", "name": t("{{ h }}"), "h": "node-1",
+              "shown": t("{{ n }} "), "listed": t("{{ [n] }}")}
+    engine = Templar(loader=DataLoader(), variables=values)
+    expected = {name: engine.template(values[name]) for name in ("alias", "raw", "name", "shown", "listed")}
+    assert expected == {"alias": 7, "raw": "{{ n }}", "name": "node-1", "shown": "7 ", "listed": [7]}
+    bare = resolver.scope(values)
+    assert {k: v for k, v in bare.handed(list(expected))[1].items() if k in expected} == expected
+    assert bare.node("alias") is bare.node("n") and bare.node("name") is bare.node("h")
+    assert bare.node("raw") is not bare.node("n")
     for variables in ({"a": t("{{ b }}"), "b": t("{{ a }}")}, {"a": t("{{ vars['b'] }}"), "b": 1}):
         with pytest.raises(Dynamic):
             resolver.scope(variables).handed(["a"])
